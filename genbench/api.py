@@ -1,0 +1,308 @@
+"""The Python API behind the CLI: ``run`` trains and scores, ``evaluate`` re-scores.
+
+Both return a :class:`RunRecord` that is also stored in the workdir's SQLite store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import secrets
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from genbench.config import config_dict, resolve_config
+from genbench.errors import DivergedError, GenbenchError
+from genbench.plugins import get_registries
+from genbench.registry import DatasetSpec, ModelSpec, load_object
+from genbench.results.leaderboard import render, write_atomic
+from genbench.results.record import RunRecord
+from genbench.results.store import Store
+
+DEFAULT_WORKDIR = "genbench-work"
+DEFAULT_EXTRACTOR = "raw"
+SAMPLE_CHUNK = 500
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def prepare_workdir(workdir: str | Path) -> Path:
+    path = Path(workdir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise GenbenchError(f"workdir {path} is not writable ({exc.strerror or exc}); "
+                            f"pass --workdir DIR") from None
+    return path
+
+
+def resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise GenbenchError("--device cuda: no CUDA device is available here; "
+                                "use --device cpu or auto")
+        return torch.device(device)
+    raise GenbenchError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
+
+
+def check_compatible(model: ModelSpec, dataset: DatasetSpec) -> None:
+    if dataset.kind not in model.accepts:
+        raise GenbenchError(f"model {model.name!r} takes {' or '.join(model.accepts)}, but "
+                            f"dataset {dataset.name!r} holds {dataset.kind}")
+
+
+def _git_revision() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, capture_output=True, text=True, timeout=5)
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _environment(device, model: ModelSpec) -> tuple[dict, dict]:
+    import numpy
+    import torch
+    import torchvision
+
+    import genbench
+
+    hardware = {"platform": platform.platform(), "machine": platform.machine(),
+                "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        hardware["gpu"] = torch.cuda.get_device_name(device)
+    owner = get_registries().models.owners.get(model.name, "")
+    plugin = next((p for p in get_registries().plugins if p.name == owner), None)
+    versions = {"python": platform.python_version(), "genbench": genbench.__version__,
+                "torch": torch.__version__, "torchvision": torchvision.__version__,
+                "numpy": numpy.__version__}
+    if plugin:
+        versions[f"plugin:{plugin.distribution}"] = plugin.version
+    return hardware, versions
+
+
+def config_hash(model: str, dataset: str, profile: str, config: dict[str, Any]) -> str:
+    blob = json.dumps([model, dataset, profile, config], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _find_resumable(store: Store, model: str, dataset: str, seed: int, key: str) -> RunRecord:
+    candidates = store.query(
+        "model = ? AND dataset = ? AND seed = ? AND config_hash = ? AND status IN "
+        "('running', 'interrupted', 'failed')", (model, dataset, seed, key))
+    candidates = [r for r in candidates if (Path(r.run_dir) / "checkpoint.pt").is_file()]
+    if not candidates:
+        raise GenbenchError(f"nothing to resume: no interrupted run of {model} on {dataset} "
+                            f"with seed {seed} and this configuration has a checkpoint in "
+                            f"{store.path.parent}; run without --resume")
+    return candidates[-1]
+
+
+def build_model(spec: ModelSpec, config, data_info, device):
+    try:
+        factory = load_object(spec.factory)
+    except ImportError as exc:
+        raise GenbenchError(f"model {spec.name!r} could not be imported: {exc}") from None
+    return factory(config, data_info).to(device)
+
+
+def generate(model, n: int, seed: int):
+    """n samples from the model, in chunks, reproducible for a given seed."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    with torch.no_grad():
+        parts = [model.sample(min(SAMPLE_CHUNK, n - i), generator=gen).float().cpu()
+                 for i in range(0, n, SAMPLE_CHUNK)]
+    return torch.cat(parts)
+
+
+def _train_size(config) -> int | None:
+    return getattr(config, "image_size", 0) or None
+
+
+def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
+                    config, device, metric_names, num_samples, run_dir: Path) -> None:
+    from genbench import evaluation, plots
+
+    registries = get_registries()
+    metrics = evaluation.select_metrics(registries.metrics, dataset, metric_names)
+    extractor = registries.extractors.get(DEFAULT_EXTRACTOR)
+    reference = load_object(dataset.loader)(split=dataset.eval_split)
+    n = num_samples or config.num_samples or len(reference)
+    fake = generate(model, n, seed=record.seed + 1)
+    record.metrics = evaluation.score(dataset, reference, fake, metrics, extractor, device)
+    record.split = dataset.eval_split
+    title = f"{model_spec.name} on {dataset.name} ({record.profile}, seed {record.seed})"
+    if dataset.kind == "images":
+        plots.image_grid(fake[:64], run_dir / "samples.png")
+    else:
+        plots.scatter(fake, reference.x, run_dir / "samples.png", title,
+                      reference.meta.get("modes"))
+
+
+def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
+        steps: int | None = None, device: str = "auto", overrides: tuple[str, ...] = (),
+        workdir: str | Path = DEFAULT_WORKDIR, resume: bool = False,
+        metrics: list[str] | None = None, num_samples: int | None = None,
+        progress: Progress | None = None) -> RunRecord:
+    """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard."""
+    registries = get_registries()
+    model_spec = registries.models.get(model)
+    dataset_spec = registries.datasets.get(dataset)
+    check_compatible(model_spec, dataset_spec)
+    config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
+    if metrics:
+        from genbench.evaluation import select_metrics
+
+        select_metrics(registries.metrics, dataset_spec, metrics)  # fail before training
+    torch_device = resolve_device(device)
+    workdir = prepare_workdir(workdir)
+    store = Store(workdir)
+
+
+    from genbench import plots, training
+    from genbench.model import DataInfo
+
+    cfg = config_dict(config)
+    key = config_hash(model, dataset, profile, cfg)
+    resume_from = None
+    if resume:
+        record = _find_resumable(store, model, dataset, seed, key)
+        resume_from = training.load_checkpoint(Path(record.run_dir) / "checkpoint.pt")
+        record.status, record.message = "running", ""
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        run_id = f"{model}-{dataset}-s{seed}-{stamp}-{secrets.token_hex(2)}"
+        record = RunRecord(run_id=run_id, model=model, dataset=dataset, split="",
+                           profile=profile, seed=seed, config=cfg, created=_now(),
+                           run_dir=str((workdir / "runs" / run_id).resolve()), config_hash=key)
+    record.device = str(torch_device)
+    record.hardware, record.versions = _environment(torch_device, model_spec)
+    record.git_revision = _git_revision()
+    run_dir = Path(record.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record.updated = _now()
+    store.save(record)
+
+    started = time.perf_counter()
+    previous_wall = record.wall_time if resume else 0.0
+    try:
+        training.seed_everything(seed)
+        train_data = load_object(dataset_spec.loader)(split="train",
+                                                      image_size=_train_size(config))
+        info = DataInfo(dataset_spec.kind, tuple(train_data.x.shape[1:]),
+                        dataset_spec.num_classes)
+        net = build_model(model_spec, config, info, torch_device)
+        batches = training.InMemoryBatches(train_data.x, train_data.y, config.batch_size, seed,
+                                           torch_device)
+        meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,
+                "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape)}
+        outcome = training.train(net, batches, config, checkpoint=run_dir / "checkpoint.pt",
+                                 meta=meta, resume_from=resume_from, progress=progress)
+        record.steps = outcome.step
+        if outcome.history.get("step"):
+            plots.loss_curves(outcome.history, run_dir / "losses.png",
+                              f"{model} on {dataset}: training losses")
+        record.status, record.message = outcome.status, outcome.message
+        if outcome.status == "completed":
+            try:
+                _score_and_draw(record, model_spec, dataset_spec, net, config, torch_device,
+                                metrics, num_samples, run_dir)
+            except DivergedError as exc:
+                record.status, record.message = "diverged", str(exc)
+    except KeyboardInterrupt:
+        record.status, record.message = "interrupted", "interrupted; rerun with --resume"
+        raise
+    except GenbenchError as exc:
+        record.status, record.message = "failed", str(exc)
+        raise
+    except Exception as exc:
+        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        record.wall_time = previous_wall + time.perf_counter() - started
+        record.updated = _now()
+        store.save(record)
+        write_atomic(run_dir / "record.json", json.dumps(record.to_dict(), indent=2) + "\n")
+        if record.status == "completed":
+            render(store.runs(dataset=dataset), workdir / "leaderboards", [dataset])
+    return record
+
+
+def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
+             metrics: list[str] | None = None, num_samples: int | None = None,
+             device: str = "auto") -> RunRecord:
+    """Re-score a trained model without training: ``target`` is a run id or a checkpoint file."""
+    from genbench import training
+    from genbench.model import DataInfo
+
+    registries = get_registries()
+    path = Path(target)
+    store = Store(prepare_workdir(workdir))
+    if path.suffix == ".pt" or path.exists():
+        ckpt = training.load_checkpoint(path)
+    else:
+        stored = store.get(target)
+        ckpt = training.load_checkpoint(Path(stored.run_dir) / "checkpoint.pt")
+    model_spec = registries.models.get(ckpt["model"])
+    dataset_spec = registries.datasets.get(ckpt["dataset"])
+    known = {f.name for f in dataclasses.fields(model_spec.config)}
+    if not set(ckpt["config"]) <= known:
+        extra = ", ".join(sorted(set(ckpt["config"]) - known))
+        raise GenbenchError(f"checkpoint has settings {model_spec.name} no longer knows: {extra}")
+    config = model_spec.config(**ckpt["config"])
+    torch_device = resolve_device(device)
+    info = DataInfo(dataset_spec.kind, tuple(ckpt["data_shape"]), dataset_spec.num_classes)
+    net = build_model(model_spec, config, info, torch_device)
+    net.load_training_state(ckpt["state"])
+    matches = store.query("run_id = ?", (ckpt["run_id"],))
+    if matches:
+        record = matches[0]
+    else:
+        record = RunRecord(run_id=ckpt["run_id"], model=ckpt["model"], dataset=ckpt["dataset"],
+                           split="", profile=ckpt["profile"], seed=ckpt["seed"],
+                           config=ckpt["config"], created=_now(), steps=ckpt["step"],
+                           config_hash=config_hash(ckpt["model"], ckpt["dataset"],
+                                                   ckpt["profile"], ckpt["config"]),
+                           run_dir=str(path.resolve().parent), status="completed",
+                           message=f"evaluated from checkpoint {path}")
+        record.hardware, record.versions = _environment(torch_device, model_spec)
+        record.git_revision = _git_revision()
+    old = {m.name: m for m in record.metrics}
+    _score_and_draw(record, model_spec, dataset_spec, net, config, torch_device, metrics,
+                    num_samples, Path(record.run_dir))
+    old.update({m.name: m for m in record.metrics})
+    record.metrics = list(old.values())
+    record.device = str(torch_device)
+    record.updated = _now()
+    store.save(record)
+    if record.status == "completed":
+        render(store.runs(dataset=record.dataset), Path(workdir) / "leaderboards",
+               [record.dataset])
+    return record

@@ -1,0 +1,373 @@
+"""The ``genbench`` command line: each command is a thin shell over :mod:`genbench.api`.
+
+Start-up stays light (no torch, no pandas) so ``--help``, ``models`` and ``plugins`` are instant;
+heavy modules are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from genbench.errors import GenbenchError
+
+app = typer.Typer(
+    name="genbench",
+    help="Train, score and compare generative models with validated metrics.\n\n"
+         "Example: genbench run dcgan --dataset digits",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+leaderboard_app = typer.Typer(help="Show or render leaderboards from the run store.",
+                              no_args_is_help=True)
+app.add_typer(leaderboard_app, name="leaderboard")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for scripts.")]
+WorkdirOpt = Annotated[str, typer.Option(
+    "--workdir", envvar="GENBENCH_WORKDIR",
+    help="Where runs, checkpoints, the SQLite store and leaderboards are kept.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu or cuda.")]
+MetricsOpt = Annotated[list[str] | None, typer.Option(
+    "--metrics", help="Metric families to compute (repeat or comma-separate); default: all that "
+                      "apply to the dataset. See `genbench metrics`.")]
+NumSamplesOpt = Annotated[int | None, typer.Option(
+    "--num-samples", min=2, help="Samples to generate for scoring (default: the size of the "
+                                 "reference split).")]
+
+DEFAULT_WORKDIR = "genbench-work"
+
+
+def friendly(fn):
+    """User errors become one line on stderr and exit code 2; Ctrl-C exits 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GenbenchError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: rerun the same command with --resume to continue")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("GENBENCH_DEBUG"):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(first)} "
+                      f"(set GENBENCH_DEBUG=1 for the traceback and please report it)",
+                      soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        # Text, not markup: metric names such as "FD[raw]" must print as they are.
+        table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
+    return table
+
+
+@app.command()
+@friendly
+def models(fmt: FormatOpt = Format.table) -> None:
+    """List the generative models that installed plugins provide."""
+    from genbench.plugins import get_registries
+
+    reg = get_registries()
+    rows = [{"name": m.name, "family": m.family, "data": list(m.accepts),
+             "capabilities": list(m.capabilities), "plugin": reg.models.owners[m.name],
+             "summary": m.summary, "paper": m.paper} for m in reg.models]
+    if fmt == Format.json:
+        return _print_json(rows)
+    out.print(_table("Models", ["name", "family", "data", "plugin", "summary"],
+                     [[r["name"], r["family"], ", ".join(r["data"]), r["plugin"], r["summary"]]
+                      for r in rows]))
+
+
+@app.command()
+@friendly
+def datasets(fmt: FormatOpt = Format.table) -> None:
+    """List the datasets genbench can train and score on."""
+    from genbench.plugins import get_registries
+
+    reg = get_registries()
+    rows = [{"name": d.name, "kind": d.kind, "shape": list(d.shape), "classes": d.num_classes,
+             "plugin": reg.datasets.owners[d.name], "summary": d.summary, "source": d.source}
+            for d in reg.datasets]
+    if fmt == Format.json:
+        return _print_json(rows)
+    out.print(_table("Datasets", ["name", "kind", "shape", "plugin", "summary"],
+                     [[r["name"], r["kind"], "x".join(map(str, r["shape"])), r["plugin"],
+                       r["summary"]] for r in rows]))
+
+
+@app.command()
+@friendly
+def metrics(fmt: FormatOpt = Format.table) -> None:
+    """List the metric families and what each one outputs (↑ higher is better)."""
+    from genbench.plugins import get_registries
+
+    reg = get_registries()
+    rows = [{"name": m.name, "outputs": m.outputs, "uses_features": m.uses_features,
+             "plugin": reg.metrics.owners[m.name], "summary": m.summary,
+             "reference": m.reference} for m in reg.metrics]
+    if fmt == Format.json:
+        return _print_json(rows)
+    out.print(_table("Metrics", ["name", "outputs", "plugin", "summary"], [
+        [r["name"], ", ".join(f"{k} {'↑' if v else '↓'}" for k, v in r["outputs"].items()),
+         r["plugin"], r["summary"]] for r in rows]))
+
+
+@app.command()
+@friendly
+def plugins(fmt: FormatOpt = Format.table) -> None:
+    """List discovered plugins, what each provides, and why any failed to load."""
+    from genbench.plugins import get_registries
+
+    infos = get_registries().plugins
+    if fmt == Format.json:
+        return _print_json([vars(p) for p in infos])
+    rows = []
+    for p in infos:
+        provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.provides.items())
+        status = Text(p.status, style={"loaded": "green", "disabled": "yellow"}.get(
+            p.status, "red"))
+        rows.append([p.name, f"{p.distribution} {p.version}", status,
+                     p.error or provides])
+    out.print(_table("Plugins", ["name", "distribution", "status", "provides / error"], rows))
+
+
+def _progress_bar(console: Console):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(TextColumn("[bold]training"), BarColumn(bar_width=24),
+                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        TextColumn("{task.fields[losses]}"), console=console, transient=False)
+    task = progress.add_task("train", total=None, losses="")
+
+    def update(step: int, total: int, losses: dict[str, float]) -> None:
+        if step == 1 or step % 10 == 0 or step == total:
+            text = "  ".join(f"{k} {v:.3f}" for k, v in losses.items())
+            progress.update(task, completed=step, total=total, losses=text)
+
+    return progress, update
+
+
+def _show_record(record, workdir: str) -> None:
+    from pathlib import Path
+
+    colour = {"completed": "green", "diverged": "yellow"}.get(record.status, "red")
+    out.print(f"\n[bold]{record.run_id}[/]: [{colour}]{record.status}[/] after {record.steps} "
+              f"steps in {record.wall_time:.1f} s on {record.device}"
+              + (f" — {escape(record.message)}" if record.message else ""))
+    if record.metrics:
+        out.print(_table("Metrics", ["metric", "value", "better", "real / generated"], [
+            [m.name, f"{m.value:.4g}", "↑" if m.higher_is_better else "↓",
+             f"{m.n_real} / {m.n_fake}"] for m in record.metrics]))
+    run_dir = Path(record.run_dir)
+    files = [("samples", run_dir / "samples.png"), ("losses", run_dir / "losses.png"),
+             ("record", run_dir / "record.json"),
+             ("store", Path(workdir) / "genbench.sqlite"),
+             ("leaderboard", Path(workdir) / "leaderboards" / f"{record.dataset}.md")]
+    for label, path in files:
+        if path.exists():
+            out.print(f"  {label:<12} {path}")
+    if record.status == "completed":
+        _show_leaderboard(workdir, record.dataset, highlight=record.run_id, limit=10)
+
+
+def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
+                      limit: int | None = None) -> None:
+    """The terminal view: rank, identity and metrics; the files hold the full table."""
+    from genbench.results.leaderboard import leaderboard_frame
+    from genbench.results.store import open_store
+
+    frame = leaderboard_frame(open_store(workdir).runs(dataset=dataset))
+    if frame.empty:
+        out.print(f"no completed runs on {dataset} yet")
+        return
+    runs = list(frame["run"])
+    shown = frame.drop(columns=["steps", "wall time (s)", "device", "run"])
+    if limit:
+        shown = shown.head(limit)
+    table = Table(title=f"Leaderboard: {dataset}" + (" (this run highlighted)" if highlight
+                                                     else ""),
+                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for col in shown.columns:
+        table.add_column(Text(str(col)), overflow="fold")
+    for i, (_, row) in enumerate(shown.iterrows()):
+        cells = [Text(f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row]
+        table.add_row(*cells, style="bold cyan" if runs[i] == highlight else None)
+    out.print(table)
+
+
+@app.command()
+@friendly
+def run(
+    model: Annotated[str, typer.Argument(help="Model name, see `genbench models`.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name, see "
+                                         "`genbench datasets`.")],
+    profile: Annotated[str, typer.Option(help="quick: minutes on a CPU; standard: a paper-like "
+                                              "budget for a GPU.")] = "quick",
+    seed: Annotated[int, typer.Option(help="Seeds weights, batches and sampling.")] = 0,
+    steps: Annotated[int | None, typer.Option(help="Training steps (overrides the profile).")]
+    = None,
+    device: DeviceOpt = "auto",
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a model setting, e.g. --set lr_g=1e-4 (repeatable).")] = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the latest interrupted run with the same model, dataset, "
+                         "seed and settings from its last checkpoint.")] = False,
+    metrics_: MetricsOpt = None,
+    num_samples: NumSamplesOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Train MODEL on a dataset, score it, store the record and update the leaderboard.
+
+    Writes a sample grid (or a scatter plot for 2-D data), the training curves, a checkpoint
+    and a JSON record under WORKDIR/runs/RUN_ID/, and the leaderboard under
+    WORKDIR/leaderboards/. Ctrl-C once stops after the current step with a checkpoint.
+    """
+    from genbench import api
+
+    console = err if fmt == Format.json else out
+    progress, update = _progress_bar(console)
+    with progress:
+        record = api.run(model, dataset, profile=profile, seed=seed, steps=steps, device=device,
+                         overrides=tuple(set_ or ()), workdir=workdir, resume=resume,
+                         metrics=_split(metrics_), num_samples=num_samples, progress=update)
+    if fmt == Format.json:
+        _print_json(record.to_dict())
+    else:
+        _show_record(record, workdir)
+    if record.status == "interrupted":
+        err.print("checkpoint saved: rerun the same command with --resume to continue")
+        raise typer.Exit(130)
+    if record.status != "completed":
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def evaluate(
+    target: Annotated[str, typer.Argument(help="A run id (see `genbench runs`) or a "
+                                               "checkpoint file.", metavar="RUN|CHECKPOINT")],
+    metrics_: MetricsOpt = None,
+    num_samples: NumSamplesOpt = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    device: DeviceOpt = "auto",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Score a trained model again without training, and update its stored record."""
+    from genbench import api
+
+    record = api.evaluate(target, workdir=workdir, metrics=_split(metrics_),
+                          num_samples=num_samples, device=device)
+    if fmt == Format.json:
+        return _print_json(record.to_dict())
+    _show_record(record, workdir)
+
+
+@app.command()
+@friendly
+def runs(
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List stored runs, newest last, whatever their status."""
+    from genbench.results.store import open_store
+
+    records = open_store(workdir).runs(dataset=dataset)
+    if fmt == Format.json:
+        return _print_json([r.to_dict() for r in records])
+    out.print(_table("Runs", ["run", "model", "dataset", "profile", "seed", "status", "steps"], [
+        [r.run_id, r.model, r.dataset, r.profile, str(r.seed), r.status, str(r.steps)]
+        for r in records]))
+
+
+@leaderboard_app.command("show")
+@friendly
+def leaderboard_show(
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
+    = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Show leaderboards (completed runs, best first) from the store."""
+    from genbench.results.leaderboard import leaderboard_frame
+    from genbench.results.store import open_store
+
+    store = open_store(workdir)
+    names = [dataset] if dataset else sorted({r.dataset for r in store.runs()})
+    if fmt == Format.json:
+        return _print_json({d: leaderboard_frame(store.runs(dataset=d)).to_dict("records")
+                            for d in names})
+    for name in names:
+        _show_leaderboard(workdir, name)
+
+
+@leaderboard_app.command("render")
+@friendly
+def leaderboard_render(
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    out_dir: Annotated[str, typer.Option("--out", help="Folder for <dataset>.md and .csv.")]
+    = "leaderboards",
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None,
+) -> None:
+    """Write leaderboards/<dataset>.md and .csv from the store (atomically)."""
+    from genbench.results.leaderboard import render
+    from genbench.results.store import open_store
+
+    written = render(open_store(workdir).runs(), out_dir, [dataset] if dataset else None)
+    for path in written:
+        out.print(f"wrote {path}")
+
+
+def main() -> None:
+    app()

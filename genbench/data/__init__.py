@@ -1,0 +1,1 @@
+"""Builtin datasets. Every loader returns a :class:`genbench.data.base.TensorData`."""

@@ -1,0 +1,9 @@
+"""Errors that are the user's to fix: the CLI shows them as one line and exits non-zero."""
+
+
+class GenbenchError(Exception):
+    """A problem with the user's input or environment, worded as what to do next."""
+
+
+class DivergedError(GenbenchError):
+    """Training produced NaN or inf; the run is recorded as diverged instead of being scored."""

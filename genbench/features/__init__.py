@@ -1,0 +1,1 @@
+"""Feature extractors: map data tensors to the (N, D) vectors metrics compare."""

@@ -1,0 +1,75 @@
+"""Pictures of a run: sample grids, 2-D scatter plots against the data, training curves."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+
+def _atomic(path: Path, write: Callable[[str], None]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def image_grid(images: torch.Tensor, path: Path, nrow: int = 8, min_cell: int = 64) -> Path:
+    """Save images in [-1, 1] as a grid, enlarging tiny images (nearest) so they can be seen."""
+    from torchvision.utils import save_image
+
+    images = images.detach().float().cpu()
+    scale = max(1, min_cell // images.shape[-1])
+    if scale > 1:
+        images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
+    grid_images = (images.clamp(-1, 1) + 1) / 2
+    return _atomic(path, lambda tmp: save_image(grid_images, tmp, nrow=nrow, padding=2,
+                                                pad_value=1.0, format="png"))
+
+
+def _figure(width: float = 5.0, height: float = 5.0):
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def scatter(fake: torch.Tensor, real: torch.Tensor, path: Path, title: str,
+            modes: torch.Tensor | None = None) -> Path:
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="0.75", label="data", rasterized=True)
+    ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated",
+               rasterized=True)
+    if modes is not None:
+        ax.scatter(modes[:, 0], modes[:, 1], marker="x", c="tab:red", s=40, label="modes")
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    return _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def loss_curves(history: dict[str, list[float]], path: Path, title: str) -> Path:
+    keys = [k for k in history if k != "step"]
+    fig = _figure(7.0, 3.5)
+    ax = fig.add_subplot()
+    steps = history.get("step", [])
+    for key in keys:
+        values = torch.tensor(history[key], dtype=torch.float64)
+        window = max(1, len(values) // 50)
+        smooth = values.unfold(0, window, 1).mean(1) if len(values) >= window else values
+        ax.plot(steps[window - 1:], smooth.numpy(), label=key, linewidth=1)
+    ax.set_xlabel("step")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if keys:
+        ax.legend(fontsize=8)
+    return _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -1,0 +1,165 @@
+"""Typed specs for everything a plugin can register, and name lookup with "did you mean".
+
+Specs are plain data: importing them must not import torch. Heavy code is named by
+``"module:attribute"`` strings and imported by :func:`load_object` only when it is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from genbench.errors import GenbenchError
+
+# What a dataset holds, and so what a model must accept.
+DATA_KINDS = ("points", "images")
+# Optional model capabilities; "sample" is the one every generative model has.
+CAPABILITIES = ("sample", "conditional", "reconstruct", "encode", "translate", "anomaly_score",
+                "log_prob")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A generative model a plugin offers.
+
+    ``factory`` ("module:callable") is called as ``factory(config, data_info)`` and returns a
+    :class:`genbench.model.GenerativeModel`. ``config`` is a dataclass (subclass of
+    :class:`genbench.config.TrainConfig`) whose defaults are the paper's; ``profiles`` overrides
+    them per profile, optionally per data kind with keys like ``"quick:points"``.
+    """
+
+    name: str
+    family: str
+    summary: str
+    paper: str
+    factory: str
+    config: type
+    accepts: tuple[str, ...] = DATA_KINDS
+    capabilities: tuple[str, ...] = ("sample",)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Checked when the plugin registers, so a typo fails that plugin with a clear reason
+        # instead of surfacing later as a TypeError in someone's run.
+        import dataclasses
+
+        if not dataclasses.is_dataclass(self.config):
+            raise GenbenchError(f"model {self.name!r}: config must be a dataclass")
+        known = {f.name for f in dataclasses.fields(self.config)}
+        for profile, values in self.profiles.items():
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise GenbenchError(f"model {self.name!r}: profile {profile!r} sets unknown "
+                                    f"settings {', '.join(unknown)}")
+        bad = sorted(set(self.accepts) - set(DATA_KINDS))
+        if bad:
+            raise GenbenchError(f"model {self.name!r}: unknown data kinds {', '.join(bad)}")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset. ``loader`` ("module:callable") is called as
+    ``loader(split=..., image_size=..., root=...)`` and returns a
+    :class:`genbench.data.base.TensorData`."""
+
+    name: str
+    kind: str
+    summary: str
+    source: str
+    loader: str
+    shape: tuple[int, ...]
+    num_classes: int = 0
+    splits: tuple[str, ...] = ("train", "test")
+    eval_split: str = "test"
+    # Properties metrics can rely on, e.g. "known-modes" (mode centres and spread in the data).
+    traits: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric family. ``compute`` ("module:callable") is called as ``compute(ctx)`` with a
+    :class:`genbench.evaluation.MetricContext` and returns ``{output_name: value}``.
+
+    ``outputs`` maps each output to whether higher is better. ``applies`` says whether the
+    metric makes sense on a dataset. Metrics that work in a feature space set
+    ``uses_features`` and their outputs are recorded as ``name[extractor]``.
+    """
+
+    name: str
+    summary: str
+    compute: str
+    outputs: dict[str, bool]
+    applies: Callable[[DatasetSpec], bool] = lambda dataset: True
+    uses_features: bool = True
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """A feature extractor. ``factory`` ("module:callable") is called as
+    ``factory(dataset_spec, device)`` and returns a callable mapping a batch of data tensors to
+    an (N, D) feature tensor."""
+
+    name: str
+    summary: str
+    factory: str
+    applies: Callable[[DatasetSpec], bool] = lambda dataset: True
+
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Specs of one kind by name, remembering which plugin registered each."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._specs: dict[str, T] = {}
+        self.owners: dict[str, str] = {}
+
+    def add(self, spec: T, plugin: str) -> None:
+        name = spec.name  # type: ignore[attr-defined]
+        if not name or name != name.strip() or " " in name:
+            raise GenbenchError(f"{self.kind} name {name!r} from plugin {plugin} is not valid")
+        if name in self._specs:
+            raise GenbenchError(
+                f"{self.kind} {name!r} from plugin {plugin} is already registered by plugin "
+                f"{self.owners[name]}"
+            )
+        self._specs[name] = spec
+        self.owners[name] = plugin
+
+    def get(self, name: str) -> T:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise GenbenchError(unknown_name_message(self.kind, name, self.names())) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._specs[name] for name in self.names())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
+    close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listing = ", ".join(available) if available else "none"
+    return f"unknown {kind} {name!r}.{hint} Available: {listing}"
+
+
+def load_object(ref: str) -> Any:
+    """Import ``"package.module:attribute"``."""
+    module_name, _, attr = ref.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module

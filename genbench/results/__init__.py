@@ -1,0 +1,1 @@
+"""Run records, the SQLite store that keeps them, and leaderboards rendered from it."""

@@ -1,0 +1,97 @@
+"""Leaderboards: views over the store, rendered with pandas, never edited by hand."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from genbench.results.record import RunRecord
+
+# Ranking keys in order of preference; the first one present in a leaderboard decides the order.
+RANK_BY = ("modes_covered", "high_quality", "FID", "FD[evaluator]", "FD[raw]")
+
+
+def _arrow(higher: bool) -> str:
+    return "↑" if higher else "↓"
+
+
+def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
+    """One row per completed run: identity, metric columns (with ↑/↓), cost, run id."""
+    done = [r for r in records if r.status == "completed"]
+    directions: dict[str, bool] = {}
+    rows = []
+    for r in done:
+        row = {"model": r.model, "profile": r.profile, "seed": r.seed, "steps": r.steps}
+        for m in r.metrics:
+            directions.setdefault(m.name, m.higher_is_better)
+            row[m.name] = m.value
+        row.update({"wall time (s)": round(r.wall_time, 1), "device": r.device,
+                    "run": r.run_id})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    keys = [k for k in RANK_BY if k in frame.columns] or list(directions)[:1]
+    if keys:
+        frame = frame.sort_values(keys, ascending=[not directions[k] for k in keys],
+                                  kind="stable", na_position="last")
+    frame = frame.rename(columns={k: f"{k} {_arrow(v)}" for k, v in directions.items()})
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame.reset_index(drop=True)
+
+
+def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord]) -> str:
+    lines = [f"# Leaderboard: {dataset}", ""]
+    lines.append("Rendered from the genbench store by `genbench leaderboard render`; do not edit "
+                 "by hand. ↑ higher is better, ↓ lower is better. Compare rows only within a "
+                 "profile: `quick` runs are CPU smoke budgets, `standard` runs paper-like ones.")
+    lines.append("")
+    if frame.empty:
+        lines.append("No completed runs yet.")
+    else:
+        lines.append(frame.to_markdown(index=False, floatfmt=".4g"))
+        scored = next((r for r in records if r.status == "completed" and r.metrics), None)
+        if scored:
+            m = scored.metrics[0]
+            lines += ["", f"Scored on the `{scored.split}` split: {m.n_real} real and "
+                          f"{m.n_fake} generated samples per run; `[raw]` metrics are computed on "
+                          f"the data vectors themselves."]
+    others = [r for r in records if r.status not in ("completed", "running")]
+    if others:
+        lines += ["", "Not ranked: " + "; ".join(
+            f"{r.model} seed {r.seed} ({r.status}{': ' + r.message if r.message else ''})"
+            for r in others)]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def render(records: list[RunRecord], out_dir: str | Path,
+           datasets: list[str] | None = None) -> list[Path]:
+    """Write ``<dataset>.md`` and ``<dataset>.csv`` for each dataset with runs."""
+    out_dir = Path(out_dir)
+    by_dataset: dict[str, list[RunRecord]] = {}
+    for r in records:
+        by_dataset.setdefault(r.dataset, []).append(r)
+    written = []
+    for dataset in sorted(datasets or by_dataset):
+        recs = by_dataset.get(dataset, [])
+        frame = leaderboard_frame(recs)
+        md, csv = out_dir / f"{dataset}.md", out_dir / f"{dataset}.csv"
+        write_atomic(md, to_markdown(dataset, frame, recs))
+        write_atomic(csv, frame.to_csv(index=False))
+        written += [md, csv]
+    return written

@@ -1,0 +1,51 @@
+"""A RunRecord holds everything needed to trust and repeat one number."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class MetricValue:
+    name: str  # e.g. "FD[raw]", "modes_covered"
+    value: float
+    higher_is_better: bool
+    metric: str  # the registered metric family, e.g. "fd"
+    extractor: str | None = None
+    n_real: int = 0
+    n_fake: int = 0
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    model: str
+    dataset: str
+    split: str
+    profile: str
+    seed: int
+    config: dict[str, Any]
+    status: str = "running"  # running | completed | diverged | interrupted | failed
+    message: str = ""
+    steps: int = 0
+    wall_time: float = 0.0
+    created: str = ""
+    updated: str = ""
+    device: str = ""
+    hardware: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
+    git_revision: str | None = None
+    run_dir: str = ""
+    config_hash: str = ""
+    metrics: list[MetricValue] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def metric_map(self) -> dict[str, float]:
+        return {m.name: m.value for m in self.metrics}

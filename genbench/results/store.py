@@ -1,0 +1,114 @@
+"""The SQLite store of run records under a workdir.
+
+Every write is one transaction, so an interrupted or failed run can never leave a half-written
+record, and a crash mid-run leaves a row with status ``running`` rather than a broken file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import fields
+from pathlib import Path
+
+from genbench.errors import GenbenchError
+from genbench.results.record import MetricValue, RunRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    model TEXT NOT NULL, dataset TEXT NOT NULL, split TEXT NOT NULL, profile TEXT NOT NULL,
+    seed INTEGER NOT NULL, config TEXT NOT NULL, config_hash TEXT NOT NULL,
+    status TEXT NOT NULL, message TEXT, steps INTEGER, wall_time REAL,
+    created TEXT, updated TEXT, device TEXT, hardware TEXT, versions TEXT, git_revision TEXT,
+    run_dir TEXT
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    name TEXT NOT NULL, value REAL, higher_is_better INTEGER NOT NULL, metric TEXT NOT NULL,
+    extractor TEXT, n_real INTEGER, n_fake INTEGER,
+    PRIMARY KEY (run_id, name)
+);
+CREATE INDEX IF NOT EXISTS runs_by_key ON runs(model, dataset, config_hash, seed);
+"""
+_JSON_COLUMNS = ("config", "hardware", "versions")
+_RUN_COLUMNS = [f.name for f in fields(RunRecord) if f.name != "metrics"]
+STORE_NAME = "genbench.sqlite"
+
+
+class Store:
+    def __init__(self, workdir: str | Path):
+        self.path = Path(workdir) / STORE_NAME
+        try:
+            with closing(self._connect()) as conn, conn:
+                conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise GenbenchError(f"{self.path} is not a usable genbench store ({exc}); move it "
+                                f"aside or choose another --workdir") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def save(self, record: RunRecord) -> None:
+        """Insert or replace a run and its metrics in one transaction."""
+        row = {c: getattr(record, c) for c in _RUN_COLUMNS}
+        for c in _JSON_COLUMNS:
+            row[c] = json.dumps(row[c], sort_keys=True)
+        cols = ", ".join(_RUN_COLUMNS)
+        marks = ", ".join(f":{c}" for c in _RUN_COLUMNS)
+        with closing(self._connect()) as conn, conn:
+            conn.execute(f"INSERT OR REPLACE INTO runs ({cols}) VALUES ({marks})", row)
+            conn.execute("DELETE FROM metrics WHERE run_id = ?", (record.run_id,))
+            conn.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(record.run_id, m.name, m.value, int(m.higher_is_better), m.metric,
+                  m.extractor, m.n_real, m.n_fake) for m in record.metrics],
+            )
+
+    def get(self, run_id: str) -> RunRecord:
+        records = self.query("run_id = ?", (run_id,))
+        if not records:
+            raise GenbenchError(f"no run {run_id!r} in {self.path}; `genbench runs` lists them")
+        return records[0]
+
+    def query(self, where: str = "1", params: tuple = ()) -> list[RunRecord]:
+        with closing(self._connect()) as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(f"SELECT * FROM runs WHERE {where} ORDER BY created",
+                                params).fetchall()
+            metric_rows = conn.execute("SELECT * FROM metrics").fetchall()
+        metrics: dict[str, list[MetricValue]] = {}
+        for m in metric_rows:
+            metrics.setdefault(m["run_id"], []).append(MetricValue(
+                name=m["name"], value=m["value"], higher_is_better=bool(m["higher_is_better"]),
+                metric=m["metric"], extractor=m["extractor"], n_real=m["n_real"],
+                n_fake=m["n_fake"]))
+        records = []
+        for row in rows:
+            data = {c: row[c] for c in _RUN_COLUMNS}
+            for c in _JSON_COLUMNS:
+                data[c] = json.loads(data[c])
+            records.append(RunRecord(**data, metrics=metrics.get(row["run_id"], [])))
+        return records
+
+    def runs(self, dataset: str | None = None, status: str | None = None) -> list[RunRecord]:
+        clauses, params = [], []
+        if dataset:
+            clauses.append("dataset = ?")
+            params.append(dataset)
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        return self.query(" AND ".join(clauses) or "1", tuple(params))
+
+
+def open_store(workdir: str | Path) -> Store:
+    """The store of an existing workdir, without creating anything."""
+    path = Path(workdir) / STORE_NAME
+    if not path.is_file():
+        raise GenbenchError(f"no genbench store in {workdir}; run `genbench run ...` first or "
+                            f"pass --workdir")
+    return Store(workdir)

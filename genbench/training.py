@@ -1,0 +1,176 @@
+"""The one training loop every model goes through: batches, seeding, checkpoints, resume,
+progress, and a guard that stops a run whose losses become NaN or infinite."""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import signal
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench.errors import GenbenchError
+
+CHECKPOINT_FORMAT = "genbench-checkpoint/1"
+
+
+@dataclass
+class TrainOutcome:
+    status: str  # completed | diverged | interrupted
+    step: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+    message: str = ""
+    seconds: float = 0.0
+
+
+class InMemoryBatches:
+    """Shuffled mini-batches whose order depends only on (seed, step), so a resumed run sees
+    exactly the batches the uninterrupted run would have seen."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
+                 device: torch.device):
+        n = x.shape[0]
+        if n < 2:
+            raise GenbenchError("the training split has fewer than 2 examples")
+        self.batch_size = min(batch_size, n)
+        self.per_epoch = n // self.batch_size
+        self.seed = seed
+        self.x = x.to(device)
+        self.y = None if y is None else y.to(device)
+        self._epoch = -1
+        self._perm: torch.Tensor | None = None
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        epoch, k = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(self.x.shape[0], generator=gen).to(self.x.device)
+            self._epoch = epoch
+        idx = self._perm[k * self.batch_size:(k + 1) * self.batch_size]
+        return self.x[idx], None if self.y is None else self.y[idx]
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a genbench checkpoint safely (weights_only), with one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenbenchError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError,
+            zipfile.BadZipFile) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise GenbenchError(f"checkpoint {path} is corrupt or not a genbench checkpoint "
+                            f"({type(exc).__name__}: {first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise GenbenchError(f"{path} is not a genbench checkpoint")
+    return ckpt
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextmanager
+def _stop_on_first_interrupt():
+    """The first Ctrl-C asks the loop to stop after the current step (so the checkpoint is
+    consistent); a second one interrupts at once."""
+    flag = {"stop": False}
+    if threading_main():
+        def handler(signum, frame):
+            if flag["stop"]:
+                raise KeyboardInterrupt
+            flag["stop"] = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield flag
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    else:
+        yield flag
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: dict,
+          resume_from: dict | None = None, progress: Callable | None = None) -> TrainOutcome:
+    """Run ``model.train_step`` until ``config.steps``, checkpointing to ``checkpoint``.
+
+    ``meta`` is stored in every checkpoint (model, dataset, config, seed, run id) so a checkpoint
+    alone is enough to rebuild the model. ``progress(step, total, losses)`` is called each step.
+    """
+    step, history = 0, {"step": []}
+    if resume_from is not None:
+        model.load_training_state(resume_from["state"])
+        _set_rng_state(resume_from["rng"])
+        step, history = resume_from["step"], resume_from["history"]
+    started = time.perf_counter()
+
+    def save() -> None:
+        atomic_torch_save({"format": CHECKPOINT_FORMAT, **meta, "step": step,
+                           "history": history, "state": model.training_state(),
+                           "rng": _rng_state()}, checkpoint)
+
+    model.train()
+    with _stop_on_first_interrupt() as interrupt:
+        while step < config.steps:
+            x, y = batches.batch(step)
+            losses = model.train_step(x, y)
+            bad = [k for k, v in losses.items() if not math.isfinite(v)]
+            if bad:
+                message = f"{bad[0]} became {losses[bad[0]]} at step {step + 1}"
+                return TrainOutcome("diverged", step, history, message,
+                                    time.perf_counter() - started)
+            step += 1
+            history["step"].append(step)
+            for key, value in losses.items():
+                history.setdefault(key, []).append(float(value))
+            if progress is not None:
+                progress(step, config.steps, losses)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                save()
+            if interrupt["stop"]:
+                save()
+                return TrainOutcome("interrupted", step, history,
+                                    f"interrupted at step {step}",
+                                    time.perf_counter() - started)
+    return TrainOutcome("completed", step, history, "", time.perf_counter() - started)

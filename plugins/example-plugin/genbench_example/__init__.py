@@ -1,0 +1,37 @@
+"""An example genbench plugin: a maximum-likelihood diagonal Gaussian.
+
+genbench imports this module for every command, ``genbench models`` included, so it holds only
+the spec and the config dataclass. The model (and torch) lives in ``genbench_example.model``,
+which genbench imports only when the model is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genbench import hookimpl
+from genbench.config import TrainConfig
+from genbench.registry import ModelSpec
+
+
+@dataclass
+class GaussianConfig(TrainConfig):
+    lr: float = 0.05  # Adam learning rate
+
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(
+        name="example-gaussian",
+        family="baseline",
+        summary="a diagonal Gaussian fitted to the data by maximum likelihood (example plugin)",
+        paper="a baseline: the maximum-likelihood diagonal Gaussian",
+        factory="genbench_example.model:build",
+        config=GaussianConfig,
+        accepts=("points", "images"),
+        capabilities=("sample", "log_prob"),
+        profiles={
+            "quick": {"steps": 300, "batch_size": 128},
+            "standard": {"steps": 3000},
+        },
+    ))

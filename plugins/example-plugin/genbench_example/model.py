@@ -1,0 +1,54 @@
+"""The model of the example plugin: a Gaussian with a learnable mean and diagonal covariance."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from genbench.model import DataInfo, GenerativeModel
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class DiagonalGaussian(GenerativeModel):
+    """N(mean, diag(exp(log_std)^2)) over one data example (a point or a whole image)."""
+
+    def __init__(self, config, data: DataInfo):
+        super().__init__()
+        self.config = config
+        self.images = data.kind == "images"
+        self.mean = nn.Parameter(torch.zeros(data.shape))
+        self.log_std = nn.Parameter(torch.zeros(data.shape))
+        # Optimizers registered here are saved in checkpoints and restored on --resume.
+        self.optimizers = {"adam": torch.optim.Adam(self.parameters(), lr=config.lr)}
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """The log-density of each example in ``x``: a tensor of shape (N,)."""
+        z = (x - self.mean) * torch.exp(-self.log_std)
+        per_dim = -0.5 * z.square() - self.log_std - HALF_LOG_2PI
+        return per_dim.flatten(1).sum(1)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        # The mean negative log-likelihood per dimension: the same optimum as the total NLL,
+        # with a scale that does not depend on the data's size.
+        nll = -self.log_prob(x).mean() / self.mean.numel()
+        opt = self.optimizers["adam"]
+        opt.zero_grad(set_to_none=True)
+        nll.backward()
+        opt.step()
+        return {"nll": nll.item()}
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        # Noise on the CPU with the caller's generator, so samples are reproducible per seed
+        # whatever the device.
+        eps = torch.randn(n, *self.mean.shape, generator=generator).to(self.device)
+        x = self.mean + torch.exp(self.log_std) * eps
+        return x.clamp(-1.0, 1.0) if self.images else x
+
+
+def build(config, data: DataInfo) -> DiagonalGaussian:
+    """The ``factory`` named in the ModelSpec: called as ``build(config, data_info)``."""
+    return DiagonalGaussian(config, data)

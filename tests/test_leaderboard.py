@@ -1,0 +1,41 @@
+"""Leaderboards are views over the store: ranking, direction arrows, atomic files."""
+
+from __future__ import annotations
+
+from genbench.results.leaderboard import leaderboard_frame, render
+from genbench.results.record import MetricValue, RunRecord
+from genbench.results.store import Store
+
+
+def record(run_id, model, fd, status="completed", dataset="digits"):
+    metrics = [MetricValue("FD[raw]", fd, False, "fd", "raw", 10, 10),
+               MetricValue("precision[raw]", 0.5, True, "prdc", "raw", 10, 10)]
+    return RunRecord(run_id=run_id, model=model, dataset=dataset, split="test", profile="quick",
+                     seed=0, config={"steps": 1}, status=status, created=run_id,
+                     metrics=metrics if status == "completed" else [])
+
+
+def test_store_round_trip_and_ranking(tmp_path):
+    store = Store(tmp_path)
+    for r in (record("r1", "a", 3.0), record("r2", "b", 1.0), record("r3", "c", 2.0),
+              record("r4", "d", 0.0, status="diverged"), record("r5", "e", 9, dataset="ring8")):
+        store.save(r)
+    assert store.get("r2").metric_map() == {"FD[raw]": 1.0, "precision[raw]": 0.5}
+    frame = leaderboard_frame(store.runs(dataset="digits"))
+    assert list(frame["model"]) == ["b", "c", "a"]  # FD: lower is better; diverged not ranked
+    assert "FD[raw] ↓" in frame.columns and "precision[raw] ↑" in frame.columns
+    written = render(store.runs(), tmp_path / "boards")
+    assert sorted(p.name for p in written) == ["digits.csv", "digits.md", "ring8.csv",
+                                                "ring8.md"]
+    md = (tmp_path / "boards" / "digits.md").read_text()
+    assert "do not edit by hand" in md and "Not ranked: d seed 0 (diverged)" in md
+    assert not list((tmp_path / "boards").glob(".*tmp"))
+
+
+def test_saving_again_replaces_metrics(tmp_path):
+    store = Store(tmp_path)
+    store.save(record("r1", "a", 3.0))
+    updated = record("r1", "a", 2.0)
+    updated.metrics = updated.metrics[:1]
+    store.save(updated)
+    assert store.get("r1").metric_map() == {"FD[raw]": 2.0}

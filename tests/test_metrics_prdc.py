@@ -1,0 +1,171 @@
+"""Tests for genbench.metrics.prdc against a naive full-matrix numpy reference."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.distance import cdist
+
+from genbench.metrics import prdc
+from genbench.metrics.prdc import density_coverage, knn_radii, precision_recall
+
+
+def _reference(real: np.ndarray, fake: np.ndarray, k_pr: int, k_dc: int) -> dict[str, float]:
+    """All four metrics from full distance matrices, following the prdc package's conventions."""
+    d_rr, d_ff, d_rf = cdist(real, real), cdist(fake, fake), cdist(real, fake)
+
+    def radii(d, k):
+        return np.partition(d, k, axis=1)[:, k]
+
+    r_real, r_fake = radii(d_rr, k_pr), radii(d_ff, k_pr)
+    r_real_dc = radii(d_rr, k_dc)
+    return {
+        "precision": float((d_rf < r_real[:, None]).any(axis=0).mean()),
+        "recall": float((d_rf < r_fake[None, :]).any(axis=1).mean()),
+        "density": float((d_rf < r_real_dc[:, None]).sum() / (k_dc * fake.shape[0])),
+        "coverage": float((d_rf.min(axis=1) < r_real_dc).mean()),
+    }
+
+
+def _all_metrics(real, fake, k_pr=3, k_dc=5, **kwargs) -> dict[str, float]:
+    return {
+        **precision_recall(real, fake, k=k_pr, **kwargs),
+        **density_coverage(real, fake, k=k_dc, **kwargs),
+    }
+
+
+SHAPES = [(50, 50, 2), (80, 37, 2), (40, 90, 64), (120, 60, 16)]
+
+
+@pytest.mark.parametrize(("n", "m", "d"), SHAPES)
+@pytest.mark.parametrize("chunk_size", [7, 1024])
+def test_matches_reference_float64(n, m, d, chunk_size):
+    rng = np.random.default_rng(n * 1000 + m + d)
+    real = rng.standard_normal((n, d))
+    # Shifted and rescaled so that none of the four values is trivially 0 or 1.
+    fake = rng.standard_normal((m, d)) * 1.3 + 0.4
+    got = _all_metrics(real, fake, chunk_size=chunk_size, dtype=torch.float64)
+    assert got == _reference(real, fake, 3, 5)
+
+
+@pytest.mark.parametrize(("n", "m", "d"), SHAPES)
+def test_matches_reference_default_float32(n, m, d):
+    rng = np.random.default_rng(n + m + d)
+    real = rng.standard_normal((n, d)).astype(np.float32)
+    fake = (rng.standard_normal((m, d)) * 1.3 + 0.4).astype(np.float32)
+    got = _all_metrics(torch.from_numpy(real), torch.from_numpy(fake), chunk_size=7)
+    expected = _reference(real.astype(np.float64), fake.astype(np.float64), 3, 5)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_other_k_values_match_reference():
+    rng = np.random.default_rng(12)
+    real, fake = rng.standard_normal((60, 5)), rng.standard_normal((45, 5)) + 0.5
+    got = _all_metrics(real, fake, k_pr=1, k_dc=10, chunk_size=11, dtype=torch.float64)
+    assert got == _reference(real, fake, 1, 10)
+
+
+def test_knn_radii_matches_partition():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((33, 4))
+    expected = np.partition(cdist(x, x), 3, axis=1)[:, 3]
+    got = knn_radii(torch.from_numpy(x), k=3, chunk_size=5)
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+def test_chunking_bounds_distance_matrix_rows(monkeypatch):
+    calls = []
+    original = torch.cdist
+
+    def recording_cdist(a, b, *args, **kwargs):
+        calls.append((a.shape[0], b.shape[0]))
+        return original(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(prdc.torch, "cdist", recording_cdist)
+    rng = np.random.default_rng(14)
+    _all_metrics(rng.standard_normal((50, 3)), rng.standard_normal((30, 3)), chunk_size=7)
+    assert calls and max(rows for rows, _ in calls) <= 7
+
+
+def test_identical_sets():
+    x = np.random.default_rng(15).standard_normal((200, 8))
+    got = _all_metrics(x, x.copy())
+    assert got["precision"] == 1.0 and got["recall"] == 1.0 and got["coverage"] == 1.0
+    # In exact arithmetic each ball holds exactly k points of its own set (its centre and k-1
+    # neighbours), so density is 1. The k-th neighbour sits exactly on the boundary, though, and
+    # matmul-based distances are not bitwise symmetric, so round-off may count it a few times.
+    assert got["density"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_far_away_fakes_score_zero():
+    rng = np.random.default_rng(16)
+    real = rng.standard_normal((100, 10))
+    fake = rng.standard_normal((100, 10)) + 1000.0
+    assert _all_metrics(real, fake) == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "density": 0.0,
+        "coverage": 0.0,
+    }
+
+
+def test_density_of_same_distribution_is_about_one():
+    rng = np.random.default_rng(17)
+    real, fake = rng.standard_normal((2000, 4)), rng.standard_normal((2000, 4))
+    assert density_coverage(real, fake)["density"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_flattens_extra_dimensions():
+    rng = np.random.default_rng(18)
+    real, fake = rng.standard_normal((30, 2, 3, 3)), rng.standard_normal((25, 2, 3, 3))
+    got = _all_metrics(real, fake, dtype=torch.float64)
+    assert got == _reference(real.reshape(30, -1), fake.reshape(25, -1), 3, 5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    rng = np.random.default_rng(19)
+    real, fake = rng.standard_normal((300, 32)), rng.standard_normal((200, 32)) + 0.3
+    cpu = _all_metrics(real, fake, dtype=torch.float64, chunk_size=64)
+    gpu = _all_metrics(torch.from_numpy(real).cuda(), fake, dtype=torch.float64, chunk_size=64)
+    assert gpu == cpu
+    assert knn_radii(torch.from_numpy(real).cuda(), k=3).device.type == "cuda"
+
+
+def test_too_few_samples_raise():
+    rng = np.random.default_rng(20)
+    with pytest.raises(ValueError, match="at least k \\+ 1"):
+        precision_recall(rng.standard_normal((3, 2)), rng.standard_normal((10, 2)), k=3)
+    with pytest.raises(ValueError, match="fake"):
+        density_coverage(rng.standard_normal((10, 2)), rng.standard_normal((5, 2)), k=5)
+    with pytest.raises(ValueError, match="at least k \\+ 1"):
+        knn_radii(torch.zeros(3, 2), k=3)
+
+
+def test_dimension_mismatch_raises():
+    rng = np.random.default_rng(21)
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        precision_recall(rng.standard_normal((10, 2)), rng.standard_normal((10, 3)))
+
+
+def test_non_finite_raises():
+    rng = np.random.default_rng(22)
+    real = rng.standard_normal((10, 2))
+    bad = real.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        precision_recall(real, bad)
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        density_coverage(bad, real)
+
+
+def test_bad_arguments_raise():
+    x = np.random.default_rng(23).standard_normal((10, 2))
+    with pytest.raises(ValueError, match="chunk_size"):
+        precision_recall(x, x, chunk_size=0)
+    with pytest.raises(ValueError, match="k must be"):
+        density_coverage(x, x, k=0)
+    with pytest.raises(ValueError, match="shape"):
+        precision_recall(np.zeros(10), x)

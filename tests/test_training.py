@@ -1,0 +1,147 @@
+"""The training loop: resume after a kill, exact continuation, the NaN guard, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from genbench import api
+from genbench.results.store import Store
+from genbench.training import load_checkpoint
+
+FAST_GAN = ("hidden=16", "checkpoint_every=10")
+
+DIVERGING_PLUGIN = """
+from dataclasses import dataclass
+import torch
+from genbench import hookimpl
+from genbench.config import TrainConfig
+from genbench.model import GenerativeModel
+from genbench.registry import ModelSpec
+
+@dataclass
+class Config(TrainConfig):
+    blow_up_at: int = 3
+
+class Model(GenerativeModel):
+    def __init__(self, config, data):
+        super().__init__()
+        self.config, self.shape, self.steps = config, data.shape, 0
+        self.w = torch.nn.Parameter(torch.zeros(data.shape))
+        self.optimizers = {"w": torch.optim.SGD([self.w], lr=0.1)}
+
+    def train_step(self, x, y):
+        self.steps += 1
+        loss = float("nan") if self.steps >= self.config.blow_up_at else 1.0
+        return {"loss": loss}
+
+    def sample(self, n, generator=None):
+        return self.w.detach().expand(n, *self.shape).clone()
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(name="nan-model", family="test", summary="diverges", paper="-",
+                       factory="genbench_test_nan:Model", config=Config))
+"""
+
+
+def final_weights(record) -> dict[str, torch.Tensor]:
+    return load_checkpoint(Path(record.run_dir) / "checkpoint.pt")["state"]["module"]
+
+
+def test_interrupted_run_resumes_to_the_same_weights_as_an_uninterrupted_one(workdir):
+    whole = api.run("gan", "ring8", steps=40, overrides=FAST_GAN, workdir=workdir / "a")
+
+    def interrupt_at_25(step, total, losses):
+        if step == 25:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.run("gan", "ring8", steps=40, overrides=FAST_GAN, workdir=workdir / "b",
+                progress=interrupt_at_25)
+    (stored,) = Store(workdir / "b").runs()
+    assert stored.status == "interrupted"
+    assert load_checkpoint(Path(stored.run_dir) / "checkpoint.pt")["step"] == 20
+
+    resumed = api.run("gan", "ring8", steps=40, overrides=FAST_GAN, workdir=workdir / "b",
+                      resume=True)
+    assert resumed.run_id == stored.run_id
+    assert resumed.status == "completed" and resumed.steps == 40
+    a, b = final_weights(whole), final_weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert resumed.metric_map() == pytest.approx(whole.metric_map())
+
+
+def test_killed_process_is_finished_by_resume(workdir):
+    """SIGKILL mid-training (no chance to clean up), then `--resume` finishes the run."""
+    cmd = [sys.executable, "-c", "from genbench.cli import main; main()", "run", "gan",
+           "--dataset", "ring8", "--steps", "3000", "--set", "hidden=16",
+           "--set", "checkpoint_every=50", "--workdir", str(workdir), "--format", "json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    checkpoints = []
+    while time.monotonic() < deadline and not checkpoints:
+        time.sleep(0.2)
+        checkpoints = list((workdir / "runs").glob("*/checkpoint.pt"))
+        assert proc.poll() is None, proc.stderr.read().decode()
+    assert checkpoints, "no checkpoint appeared"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (killed,) = Store(workdir).runs()
+    assert killed.status == "running"  # what a hard kill leaves; the store is still readable
+    done_before = load_checkpoint(checkpoints[0])["step"]
+    assert 0 < done_before < 3000
+
+    result = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["run_id"] == killed.run_id
+    assert record["status"] == "completed" and record["steps"] == 3000
+    assert {m["name"] for m in record["metrics"]} >= {"modes_covered", "FD[raw]"}
+    history = load_checkpoint(checkpoints[0])["history"]["step"]
+    assert history == list(range(1, 3001))  # nothing lost or repeated across the kill
+
+
+def test_resume_with_nothing_to_resume_says_so(cli, workdir):
+    code, _, err = cli("run", "gan", "--dataset", "ring8", "--steps", "5", "--workdir", workdir,
+                       "--resume")
+    assert code == 2
+    assert "nothing to resume" in err and "without --resume" in err
+
+
+def test_nan_loss_stops_the_run_and_records_it_as_diverged(cli, workdir, fake_plugin):
+    fake_plugin("nan", DIVERGING_PLUGIN)
+    ok = cli("run", "gan", "--dataset", "ring8", "--steps", "20", "--set", "hidden=8",
+             "--workdir", workdir)
+    assert ok[0] == 0, ok[2]
+    board = workdir / "leaderboards" / "ring8.md"
+    before = board.read_bytes()
+    code, _, _ = cli("run", "nan-model", "--dataset", "ring8", "--steps", "50",
+                     "--workdir", workdir)
+    assert code == 1
+    records = {r.model: r for r in Store(workdir).runs()}
+    diverged = records["nan-model"]
+    assert diverged.status == "diverged"
+    assert diverged.message == "loss became nan at step 3"
+    assert diverged.metrics == [] and diverged.steps == 2
+    assert records["gan"].status == "completed" and records["gan"].metrics
+    assert board.read_bytes() == before  # a failed run never touches the leaderboard
+
+
+def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(workdir):
+    record = api.run("gan", "ring8", steps=10, overrides=("hidden=8",), workdir=workdir)
+    ckpt_path = Path(record.run_dir) / "checkpoint.pt"
+    torch.load(ckpt_path, weights_only=True)  # must not need pickle of arbitrary objects
+    again = api.evaluate(str(ckpt_path), workdir=workdir)
+    assert again.run_id == record.run_id
+    assert again.metric_map() == pytest.approx(record.metric_map())
