@@ -168,3 +168,12 @@ def test_corrupt_store_is_refused_not_overwritten(cli, workdir):
 def test_usage_errors_from_typer_are_not_tracebacks(cli):
     code, stdout, stderr = cli("run", "gan")  # --dataset missing
     assert code == 2 and "Traceback" not in stdout + stderr and "--dataset" in stderr
+
+
+def test_dcgan_on_digits_trains_at_32_and_scores_at_native_size(cli, workdir):
+    record = cli_json(cli, "run", "dcgan", "--dataset", "digits", "--steps", "3", "--set",
+                      "ngf=8", "--set", "ndf=8", "--workdir", workdir)
+    assert record["status"] == "completed" and record["config"]["image_size"] == 32
+    fd = {m["name"]: m for m in record["metrics"]}["FD[raw]"]
+    assert fd["n_real"] == 360 and fd["n_fake"] == 360 and fd["value"] > 0
+    assert "modes_covered" not in {m["name"] for m in record["metrics"]}
