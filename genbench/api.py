@@ -31,6 +31,8 @@ DEFAULT_WORKDIR = "genbench-work"
 DEFAULT_EXTRACTOR = "raw"
 SAMPLE_CHUNK = 500
 Progress = Callable[[int, int, dict[str, float]], None]
+# Called as report(what, done, total) while a model is scored.
+EvalProgress = Callable[[str, int, int], None]
 
 
 def _now() -> str:
@@ -147,7 +149,8 @@ def _train_size(config) -> int | None:
 
 
 def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
-                    config, device, metric_names, num_samples, run_dir: Path) -> None:
+                    config, device, metric_names, num_samples, run_dir: Path,
+                    report: EvalProgress | None = None) -> None:
     from genbench import evaluation, plots
 
     registries = get_registries()
@@ -155,8 +158,15 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
     extractor = registries.extractors.get(DEFAULT_EXTRACTOR)
     reference = load_object(dataset.loader)(split=dataset.eval_split)
     n = num_samples or config.num_samples or len(reference)
+    total = len(metrics) + 1
+    if report:
+        report(f"sampling {n}", 0, total)
     fake = generate(model, n, seed=record.seed + 1)
-    record.metrics = evaluation.score(dataset, reference, fake, metrics, extractor, device)
+    if report:
+        report("scoring", 1, total)
+    record.metrics = evaluation.score(dataset, reference, fake, metrics, extractor, device,
+                                      report=report and (lambda name, i: report(
+                                          f"scoring {name}", 1 + i, total)))
     record.split = dataset.eval_split
     title = f"{model_spec.name} on {dataset.name} ({record.profile}, seed {record.seed})"
     if dataset.kind == "images":
@@ -170,7 +180,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         steps: int | None = None, device: str = "auto", overrides: tuple[str, ...] = (),
         workdir: str | Path = DEFAULT_WORKDIR, resume: bool = False,
         metrics: list[str] | None = None, num_samples: int | None = None,
-        progress: Progress | None = None) -> RunRecord:
+        progress: Progress | None = None, eval_progress: EvalProgress | None = None
+        ) -> RunRecord:
     """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard."""
     registries = get_registries()
     model_spec = registries.models.get(model)
@@ -201,6 +212,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         run_id = f"{model}-{dataset}-s{seed}-{stamp}-{secrets.token_hex(2)}"
         record = RunRecord(run_id=run_id, model=model, dataset=dataset, split="",
                            profile=profile, seed=seed, config=cfg, created=_now(),
+                           overrides=([f"steps={steps}"] if steps else []) + list(overrides),
                            run_dir=str((workdir / "runs" / run_id).resolve()), config_hash=key)
     record.device = str(torch_device)
     record.hardware, record.versions = _environment(torch_device, model_spec)
@@ -233,7 +245,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         if outcome.status == "completed":
             try:
                 _score_and_draw(record, model_spec, dataset_spec, net, config, torch_device,
-                                metrics, num_samples, run_dir)
+                                metrics, num_samples, run_dir, eval_progress)
             except DivergedError as exc:
                 record.status, record.message = "diverged", str(exc)
     except KeyboardInterrupt:
@@ -257,7 +269,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
 
 def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
              metrics: list[str] | None = None, num_samples: int | None = None,
-             device: str = "auto") -> RunRecord:
+             device: str = "auto", eval_progress: EvalProgress | None = None) -> RunRecord:
     """Re-score a trained model without training: ``target`` is a run id or a checkpoint file."""
     from genbench import training
     from genbench.model import DataInfo
@@ -296,7 +308,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         record.git_revision = _git_revision()
     old = {m.name: m for m in record.metrics}
     _score_and_draw(record, model_spec, dataset_spec, net, config, torch_device, metrics,
-                    num_samples, Path(record.run_dir))
+                    num_samples, Path(record.run_dir), eval_progress)
     old.update({m.name: m for m in record.metrics})
     record.metrics = list(old.values())
     record.device = str(torch_device)

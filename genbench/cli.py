@@ -184,17 +184,26 @@ def _progress_bar(console: Console):
         TimeRemainingColumn,
     )
 
-    progress = Progress(TextColumn("[bold]training"), BarColumn(bar_width=24),
+    progress = Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(bar_width=24),
                         MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        TextColumn("{task.fields[losses]}"), console=console, transient=False)
-    task = progress.add_task("train", total=None, losses="")
+                        TextColumn("{task.fields[losses]}", markup=False), console=console,
+                        transient=False)
+    task = progress.add_task("training", total=None, losses="")
+    scoring: list = []
+
+    def evaluating(what: str, done: int, total: int) -> None:
+        if not scoring:
+            scoring.append(progress.add_task("evaluating", total=total, losses=""))
+        progress.update(scoring[0], completed=done, total=total, losses=what)
 
     def update(step: int, total: int, losses: dict[str, float]) -> None:
         if step == 1 or step % 10 == 0 or step == total:
-            text = "  ".join(f"{k} {v:.3f}" for k, v in losses.items())
+            text = "  ".join(f"{k} {v:.3g}" for k, v in losses.items())
+            room = max(0, console.width - 62)  # the losses give way before the bar and counts
+            text = text if len(text) <= room else text[:max(0, room - 1)] + "…"
             progress.update(task, completed=step, total=total, losses=text)
 
-    return progress, update
+    return progress, update, evaluating
 
 
 def _show_record(record, workdir: str) -> None:
@@ -215,7 +224,7 @@ def _show_record(record, workdir: str) -> None:
              ("leaderboard", Path(workdir) / "leaderboards" / f"{record.dataset}.md")]
     for label, path in files:
         if path.exists():
-            out.print(f"  {label:<12} {path}")
+            out.print(f"  {label:<12} {escape(str(path))}", soft_wrap=True)
     if record.status == "completed":
         _show_leaderboard(workdir, record.dataset, highlight=record.run_id, limit=10)
 
@@ -232,6 +241,8 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
         return
     runs = list(frame["run"])
     shown = frame.drop(columns=["steps", "wall time (s)", "device", "run"])
+    if not shown["settings"].any():
+        shown = shown.drop(columns=["settings"])
     if limit:
         shown = shown.head(limit)
     table = Table(title=f"Leaderboard: {dataset}" + (" (this run highlighted)" if highlight
@@ -276,11 +287,12 @@ def run(
     from genbench import api
 
     console = err if fmt == Format.json else out
-    progress, update = _progress_bar(console)
+    progress, update, evaluating = _progress_bar(console)
     with progress:
         record = api.run(model, dataset, profile=profile, seed=seed, steps=steps, device=device,
                          overrides=tuple(set_ or ()), workdir=workdir, resume=resume,
-                         metrics=_split(metrics_), num_samples=num_samples, progress=update)
+                         metrics=_split(metrics_), num_samples=num_samples, progress=update,
+                         eval_progress=evaluating)
     if fmt == Format.json:
         _print_json(record.to_dict())
     else:
@@ -306,8 +318,11 @@ def evaluate(
     """Score a trained model again without training, and update its stored record."""
     from genbench import api
 
-    record = api.evaluate(target, workdir=workdir, metrics=_split(metrics_),
-                          num_samples=num_samples, device=device)
+    progress, _, evaluating = _progress_bar(err if fmt == Format.json else out)
+    with progress:
+        progress.remove_task(progress.task_ids[0])
+        record = api.evaluate(target, workdir=workdir, metrics=_split(metrics_),
+                              num_samples=num_samples, device=device, eval_progress=evaluating)
     if fmt == Format.json:
         return _print_json(record.to_dict())
     _show_record(record, workdir)

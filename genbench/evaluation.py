@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -69,7 +70,8 @@ def extract(extractor, x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def score(dataset: DatasetSpec, real: TensorData, fake: torch.Tensor, metrics: list[MetricSpec],
-          extractor: ExtractorSpec, device: torch.device) -> list[MetricValue]:
+          extractor: ExtractorSpec, device: torch.device,
+          report: Callable[[str, int], None] | None = None) -> list[MetricValue]:
     """Compute every metric in ``metrics``; raises DivergedError if the samples are not finite."""
     if not torch.isfinite(fake).all():
         raise DivergedError("the model produced NaN or inf samples")
@@ -84,7 +86,9 @@ def score(dataset: DatasetSpec, real: TensorData, fake: torch.Tensor, metrics: l
         ctx.fake_features = extract(fn, fake, device)
         ctx.extractor = extractor.name
     values = []
-    for spec in metrics:
+    for done, spec in enumerate(metrics):
+        if report:
+            report(spec.name, done)
         try:
             out = load_object(spec.compute)(ctx)
         except ValueError as exc:
@@ -95,4 +99,6 @@ def score(dataset: DatasetSpec, real: TensorData, fake: torch.Tensor, metrics: l
                 name=name, value=float(value), higher_is_better=spec.outputs[key],
                 metric=spec.name, extractor=extractor.name if spec.uses_features else None,
                 n_real=len(real), n_fake=fake.shape[0]))
+    if report:
+        report("done", len(metrics))
     return values

@@ -44,6 +44,7 @@ def test_run_gan_on_ring8_end_to_end(cli, workdir):
                       "--seed", "3")
     assert record["status"] == "completed" and record["steps"] == 20 and record["seed"] == 3
     assert record["profile"] == "quick" and record["config"]["hidden"] == 8
+    assert record["overrides"] == ["steps=20", "hidden=8"]
     names = {m["name"] for m in record["metrics"]}
     assert names == {"modes_covered", "high_quality", "reverse_kl", "FD[raw]", "precision[raw]",
                      "recall[raw]", "density[raw]", "coverage[raw]"}
@@ -59,6 +60,7 @@ def test_run_gan_on_ring8_end_to_end(cli, workdir):
     assert stored.metric_map() == {m["name"]: m["value"] for m in record["metrics"]}
     board = (workdir / "leaderboards" / "ring8.md").read_text()
     assert record["run_id"] in board and "modes_covered ↑" in board
+    assert "steps=20 hidden=8" in board
 
 
 def test_table_output_shows_metrics_and_leaderboard(cli, workdir):

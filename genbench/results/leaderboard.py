@@ -24,7 +24,8 @@ def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
     directions: dict[str, bool] = {}
     rows = []
     for r in done:
-        row = {"model": r.model, "profile": r.profile, "seed": r.seed, "steps": r.steps}
+        row = {"model": r.model, "profile": r.profile, "settings": " ".join(r.overrides),
+               "seed": r.seed, "steps": r.steps}
         for m in r.metrics:
             directions.setdefault(m.name, m.higher_is_better)
             row[m.name] = m.value

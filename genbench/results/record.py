@@ -27,6 +27,8 @@ class RunRecord:
     profile: str
     seed: int
     config: dict[str, Any]
+    # What the user changed from the profile (--steps, --set), shown in leaderboards.
+    overrides: list[str] = field(default_factory=list)
     status: str = "running"  # running | completed | diverged | interrupted | failed
     message: str = ""
     steps: int = 0

@@ -19,7 +19,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     model TEXT NOT NULL, dataset TEXT NOT NULL, split TEXT NOT NULL, profile TEXT NOT NULL,
-    seed INTEGER NOT NULL, config TEXT NOT NULL, config_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL, config TEXT NOT NULL, overrides TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
     status TEXT NOT NULL, message TEXT, steps INTEGER, wall_time REAL,
     created TEXT, updated TEXT, device TEXT, hardware TEXT, versions TEXT, git_revision TEXT,
     run_dir TEXT
@@ -32,7 +33,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs(model, dataset, config_hash, seed);
 """
-_JSON_COLUMNS = ("config", "hardware", "versions")
+_JSON_COLUMNS = ("config", "overrides", "hardware", "versions")
 _RUN_COLUMNS = [f.name for f in fields(RunRecord) if f.name != "metrics"]
 STORE_NAME = "genbench.sqlite"
 

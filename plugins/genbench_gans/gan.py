@@ -10,10 +10,14 @@ from genbench.model import DataInfo
 from genbench_gans.core import AdversarialModel
 
 
-def mlp(sizes: list[int], act: nn.Module, dropout: float = 0.0) -> list[nn.Module]:
+def mlp(sizes: list[int], act: nn.Module, dropout: float = 0.0,
+        batchnorm: bool = False) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1], strict=True):
-        layers += [nn.Linear(fan_in, fan_out), act]
+        layers.append(nn.Linear(fan_in, fan_out))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(fan_out))
+        layers.append(act)
         if dropout:
             layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
@@ -22,10 +26,11 @@ def mlp(sizes: list[int], act: nn.Module, dropout: float = 0.0) -> list[nn.Modul
 
 class Generator(nn.Module):
     def __init__(self, latent_dim: int, hidden: int, depth: int, shape: tuple[int, ...],
-                 images: bool):
+                 images: bool, batchnorm: bool):
         super().__init__()
         self.shape = shape
-        layers = mlp([latent_dim] + [hidden] * depth + [math.prod(shape)], nn.ReLU())
+        layers = mlp([latent_dim] + [hidden] * depth + [math.prod(shape)], nn.ReLU(),
+                     batchnorm=batchnorm)
         if images:
             layers.append(nn.Tanh())  # images live in [-1, 1]
         self.net = nn.Sequential(*layers)
@@ -46,6 +51,7 @@ class Discriminator(nn.Module):
 
 def build(config, data: DataInfo) -> AdversarialModel:
     images = data.kind == "images"
-    g = Generator(config.latent_dim, config.hidden, config.depth, data.shape, images)
+    g = Generator(config.latent_dim, config.hidden, config.depth, data.shape, images,
+                  batchnorm=config.g_norm == "batch")
     d = Discriminator(config.hidden, config.depth, data.shape, config.dropout)
     return AdversarialModel(config, g, d)
