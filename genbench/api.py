@@ -19,11 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from genbench.atomic import write_text
 from genbench.config import config_dict, resolve_config
 from genbench.errors import DivergedError, GenbenchError
 from genbench.plugins import get_registries
 from genbench.registry import DatasetSpec, ModelSpec, load_object
-from genbench.results.leaderboard import render, write_atomic
+from genbench.results.leaderboard import render
 from genbench.results.record import RunRecord
 from genbench.results.store import Store
 
@@ -261,7 +262,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record.wall_time = previous_wall + time.perf_counter() - started
         record.updated = _now()
         store.save(record)
-        write_atomic(run_dir / "record.json", json.dumps(record.to_dict(), indent=2) + "\n")
+        write_text(run_dir / "record.json", json.dumps(record.to_dict(), indent=2) + "\n")
         if record.status == "completed":
             render(store.runs(dataset=dataset), workdir / "leaderboards", [dataset])
     return record

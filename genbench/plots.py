@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-
-def _atomic(path: Path, write: Callable[[str], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+from genbench.atomic import atomic_write
 
 
 def image_grid(images: torch.Tensor, path: Path, nrow: int = 8, min_cell: int = 64) -> Path:
@@ -32,7 +18,7 @@ def image_grid(images: torch.Tensor, path: Path, nrow: int = 8, min_cell: int = 
     if scale > 1:
         images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
     grid_images = (images.clamp(-1, 1) + 1) / 2
-    return _atomic(path, lambda tmp: save_image(grid_images, tmp, nrow=nrow, padding=2,
+    return atomic_write(path, lambda tmp: save_image(grid_images, tmp, nrow=nrow, padding=2,
                                                 pad_value=1.0, format="png"))
 
 
@@ -54,7 +40,7 @@ def scatter(fake: torch.Tensor, real: torch.Tensor, path: Path, title: str,
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper right", fontsize=8, markerscale=3)
-    return _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def loss_curves(history: dict[str, list[float]], path: Path, title: str) -> Path:
@@ -72,4 +58,4 @@ def loss_curves(history: dict[str, list[float]], path: Path, title: str) -> Path
     ax.grid(alpha=0.3)
     if keys:
         ax.legend(fontsize=8)
-    return _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

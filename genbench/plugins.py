@@ -121,8 +121,7 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registries:
         if info.status == "failed":
             for kind, names in info.provides.items():
                 for name in names:
-                    registries[kind]._specs.pop(name, None)
-                    registries[kind].owners.pop(name, None)
+                    registries[kind].remove(name)
             info.provides = {}
     return Registries(plugins=infos, **registries)
 

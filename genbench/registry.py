@@ -132,6 +132,10 @@ class Registry(Generic[T]):
         self._specs[name] = spec
         self.owners[name] = plugin
 
+    def remove(self, name: str) -> None:
+        self._specs.pop(name, None)
+        self.owners.pop(name, None)
+
     def get(self, name: str) -> T:
         try:
             return self._specs[name]

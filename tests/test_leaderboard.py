@@ -29,7 +29,9 @@ def test_store_round_trip_and_ranking(tmp_path):
                                                 "ring8.md"]
     md = (tmp_path / "boards" / "digits.md").read_text()
     assert "do not edit by hand" in md and "Not ranked: d seed 0 (diverged)" in md
-    assert not list((tmp_path / "boards").glob(".*tmp"))
+    # Nothing but the rendered files: no temporary file is left behind.
+    assert sorted(p.name for p in (tmp_path / "boards").iterdir()) == sorted(
+        p.name for p in written)
 
 
 def test_saving_again_replaces_metrics(tmp_path):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from genbench.atomic import write_text
 from genbench.results.record import RunRecord
 
 # Ranking keys in order of preference; the first one present in a leaderboard decides the order.
@@ -68,18 +67,6 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord]) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def render(records: list[RunRecord], out_dir: str | Path,
            datasets: list[str] | None = None) -> list[Path]:
     """Write ``<dataset>.md`` and ``<dataset>.csv`` for each dataset with runs."""
@@ -92,7 +79,7 @@ def render(records: list[RunRecord], out_dir: str | Path,
         recs = by_dataset.get(dataset, [])
         frame = leaderboard_frame(recs)
         md, csv = out_dir / f"{dataset}.md", out_dir / f"{dataset}.csv"
-        write_atomic(md, to_markdown(dataset, frame, recs))
-        write_atomic(csv, frame.to_csv(index=False))
+        write_text(md, to_markdown(dataset, frame, recs))
+        write_text(csv, frame.to_csv(index=False))
         written += [md, csv]
     return written
