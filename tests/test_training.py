@@ -126,9 +126,11 @@ def test_nan_loss_stops_the_run_and_records_it_as_diverged(cli, workdir, fake_pl
     assert ok[0] == 0, ok[2]
     board = workdir / "leaderboards" / "ring8.md"
     before = board.read_bytes()
-    code, _, _ = cli("run", "nan-model", "--dataset", "ring8", "--steps", "50",
-                     "--workdir", workdir)
+    code, stdout, stderr = cli("run", "nan-model", "--dataset", "ring8", "--steps", "50",
+                               "--workdir", workdir)
     assert code == 1
+    assert "diverged" in stdout and "loss became nan at step 3" in stdout
+    assert "internal error" not in stderr and "Traceback" not in stderr
     records = {r.model: r for r in Store(workdir).runs()}
     diverged = records["nan-model"]
     assert diverged.status == "diverged"
@@ -145,3 +147,28 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(workdir):
     again = api.evaluate(str(ckpt_path), workdir=workdir)
     assert again.run_id == record.run_id
     assert again.metric_map() == pytest.approx(record.metric_map())
+
+
+def test_ctrl_c_stops_after_the_step_saves_and_exits_130(workdir):
+    cmd = [sys.executable, "-c", "from genbench.cli import main; main()", "run", "gan",
+           "--dataset", "ring8", "--steps", "3000", "--set", "hidden=16",
+           "--set", "checkpoint_every=1000", "--workdir", str(workdir), "--format", "json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        runs = Store(workdir).runs() if (workdir / "genbench.sqlite").exists() else []
+        if runs and (Path(runs[0].run_dir)).exists():
+            break
+    time.sleep(1.5)  # let training get under way
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    (stopped,) = Store(workdir).runs()
+    assert stopped.status == "interrupted"
+    ckpt = load_checkpoint(Path(stopped.run_dir) / "checkpoint.pt")
+    assert ckpt["step"] == stopped.steps and 0 < ckpt["step"] < 3000  # saved at the stop
+    result = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "completed"
