@@ -29,7 +29,6 @@ from genbench.results.record import RunRecord
 from genbench.results.store import Store
 
 DEFAULT_WORKDIR = "genbench-work"
-DEFAULT_EXTRACTOR = "raw"
 SAMPLE_CHUNK = 500
 Progress = Callable[[int, int, dict[str, float]], None]
 # Called as report(what, done, total) while a model is scored.
@@ -149,14 +148,42 @@ def _train_size(config) -> int | None:
     return getattr(config, "image_size", 0) or None
 
 
-def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
-                    config, device, metric_names, num_samples, run_dir: Path,
-                    report: EvalProgress | None = None) -> None:
-    from genbench import evaluation, plots
+def default_extractor(dataset: DatasetSpec) -> str:
+    """The feature space a run is scored in unless --extractor says otherwise: the trained
+    evaluator for labelled images (offline, meaningful on small domains), else the raw data."""
+    return "evaluator" if dataset.kind == "images" and dataset.num_classes > 1 else "raw"
 
-    registries = get_registries()
-    metrics = evaluation.select_metrics(registries.metrics, dataset, metric_names)
-    extractor = registries.extractors.get(DEFAULT_EXTRACTOR)
+
+def check_extractor(name: str | None, dataset: DatasetSpec) -> str:
+    name = name or default_extractor(dataset)
+    spec = get_registries().extractors.get(name)
+    if not spec.applies(dataset):
+        raise GenbenchError(f"extractor {name!r} does not apply to dataset {dataset.name!r}")
+    return name
+
+
+def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, device,
+                    workdir: Path, options: dict | None):
+    """Choose the metrics and build every extractor they need, before any training, so a
+    missing weights file or a weak evaluator stops the run before it costs anything."""
+    from genbench import evaluation
+
+    metrics = evaluation.select_metrics(get_registries().metrics, dataset, metric_names)
+    extractor = check_extractor(extractor, dataset)
+    # The evaluator's seed is fixed: every run on a dataset is scored by the same classifier.
+    scorer = evaluation.Scorer(dataset, device, workdir, options, seed=0)
+    for spec in metrics:
+        if spec.uses_features:
+            scorer.extractor(spec.extractor or extractor)
+    return metrics, extractor, scorer
+
+
+def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
+                    config, metric_names, num_samples, run_dir: Path, scoring,
+                    report: EvalProgress | None = None) -> None:
+    from genbench import plots
+
+    metrics, extractor, scorer = scoring
     reference = load_object(dataset.loader)(split=dataset.eval_split)
     n = num_samples or config.num_samples or len(reference)
     total = len(metrics) + 1
@@ -165,9 +192,11 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
     fake = generate(model, n, seed=record.seed + 1)
     if report:
         report("scoring", 1, total)
-    record.metrics = evaluation.score(dataset, reference, fake, metrics, extractor, device,
-                                      report=report and (lambda name, i: report(
-                                          f"scoring {name}", 1 + i, total)))
+    record.metrics = scorer.score(reference, fake, metrics, extractor,
+                                  explicit=bool(metric_names),
+                                  report=report and (lambda name, i: report(
+                                      f"scoring {name}", 1 + i, total)))
+    record.extractors = scorer.extractor_info()
     record.split = dataset.eval_split
     title = f"{model_spec.name} on {dataset.name} ({record.profile}, seed {record.seed})"
     if dataset.kind == "images":
@@ -181,20 +210,18 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         steps: int | None = None, device: str = "auto", overrides: tuple[str, ...] = (),
         workdir: str | Path = DEFAULT_WORKDIR, resume: bool = False,
         metrics: list[str] | None = None, num_samples: int | None = None,
-        progress: Progress | None = None, eval_progress: EvalProgress | None = None
-        ) -> RunRecord:
+        progress: Progress | None = None, eval_progress: EvalProgress | None = None,
+        extractor: str | None = None, extractor_options: dict | None = None) -> RunRecord:
     """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard."""
     registries = get_registries()
     model_spec = registries.models.get(model)
     dataset_spec = registries.datasets.get(dataset)
     check_compatible(model_spec, dataset_spec)
     config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
-    if metrics:
-        from genbench.evaluation import select_metrics
-
-        select_metrics(registries.metrics, dataset_spec, metrics)  # fail before training
     torch_device = resolve_device(device)
     workdir = prepare_workdir(workdir)
+    scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
+                              extractor_options)
     store = Store(workdir)
 
 
@@ -245,8 +272,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record.status, record.message = outcome.status, outcome.message
         if outcome.status == "completed":
             try:
-                _score_and_draw(record, model_spec, dataset_spec, net, config, torch_device,
-                                metrics, num_samples, run_dir, eval_progress)
+                _score_and_draw(record, model_spec, dataset_spec, net, config, metrics,
+                                num_samples, run_dir, scoring, eval_progress)
             except DivergedError as exc:
                 record.status, record.message = "diverged", str(exc)
     except KeyboardInterrupt:
@@ -270,7 +297,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
 
 def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
              metrics: list[str] | None = None, num_samples: int | None = None,
-             device: str = "auto", eval_progress: EvalProgress | None = None) -> RunRecord:
+             device: str = "auto", eval_progress: EvalProgress | None = None,
+             extractor: str | None = None, extractor_options: dict | None = None
+             ) -> RunRecord:
     """Re-score a trained model without training: ``target`` is a run id or a checkpoint file."""
     from genbench import training
     from genbench.model import DataInfo
@@ -308,10 +337,14 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         record.hardware, record.versions = _environment(torch_device, model_spec)
         record.git_revision = _git_revision()
     old = {m.name: m for m in record.metrics}
-    _score_and_draw(record, model_spec, dataset_spec, net, config, torch_device, metrics,
-                    num_samples, Path(record.run_dir), eval_progress)
+    old_extractors = dict(record.extractors)
+    scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
+                              extractor_options)
+    _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
+                    Path(record.run_dir), scoring, eval_progress)
     old.update({m.name: m for m in record.metrics})
     record.metrics = list(old.values())
+    record.extractors = {**old_extractors, **record.extractors}
     record.device = str(torch_device)
     record.updated = _now()
     store.save(record)
@@ -319,3 +352,53 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         render(store.runs(dataset=record.dataset), Path(workdir) / "leaderboards",
                [record.dataset])
     return record
+
+
+SCORE_KEYS = {"FD": "fid", "kid_mean": "kid_mean", "kid_std": "kid_std",
+              "precision": "precision", "recall": "recall", "density": "density",
+              "coverage": "coverage", "is_mean": "is_mean", "is_std": "is_std"}
+SCORE_METRICS = ("fd", "kid", "prdc", "is")
+
+
+def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = None,
+          extractor: str = "inception-v3", k: int = 5, device: str = "auto",
+          workdir: str | Path = DEFAULT_WORKDIR, extractor_options: dict | None = None,
+          report: EvalProgress | None = None) -> dict[str, Any]:
+    """Score two sample sets given as files: image folders, .npy/.npz image arrays, or (with
+    ``extractor="raw"``) .npy/.npz feature arrays. Returns ``{"fid": ..., "precision": ...}``
+    plus ``"extractor"``, ``"n_real"``, ``"n_fake"`` and the extractor's info."""
+    from genbench import evaluation
+    from genbench.data.base import TensorData
+    from genbench.data.files import load_features, load_images
+
+    registries = get_registries()
+    names = metrics or list(SCORE_METRICS)
+    specs = []
+    for name in names:
+        spec = registries.metrics.get(name)
+        if name not in SCORE_METRICS:
+            raise GenbenchError(f"metric {name!r} needs a dataset (use `genbench evaluate`); "
+                                f"`score` computes {', '.join(SCORE_METRICS)}")
+        specs.append(spec)
+    registries.extractors.get(extractor)
+    torch_device = resolve_device(device)
+    if extractor == "raw":
+        load = lambda p: load_features(p) if Path(p).suffix in (".npy", ".npz") else load_images(p)  # noqa: E731
+    else:
+        load = load_images
+    real_x, fake_x = load(real), load(fake)
+    if real_x.dim() != fake_x.dim() or real_x.shape[1] != fake_x.shape[1]:
+        raise GenbenchError(f"REAL and FAKE differ in shape: {tuple(real_x.shape[1:])} vs "
+                            f"{tuple(fake_x.shape[1:])}")
+    options = {**(extractor_options or {}), "k": k}
+    scorer = evaluation.Scorer(None, torch_device, prepare_workdir(workdir), options)
+    reference = TensorData(f"file-{Path(real).name}", "given", real_x)
+    values = scorer.score(reference, fake_x, specs, extractor, explicit=metrics is not None,
+                          report=report and (lambda name, i: report(f"scoring {name}", i,
+                                                                    len(specs))))
+    out: dict[str, Any] = {}
+    for v in values:
+        out[SCORE_KEYS.get(v.name.split("[")[0] if v.name != "FID" else "FD", v.name)] = v.value
+    out.update({"extractor": extractor, "n_real": len(real_x), "n_fake": len(fake_x),
+                "k": k, "extractor_info": scorer.extractor_info().get(extractor, {})})
+    return out

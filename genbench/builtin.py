@@ -30,6 +30,15 @@ def register_datasets(register):
                "fixed stratified 80/20 train/test split",
         loader="genbench.data.digits:load_digits",
     ))
+    register(DatasetSpec(
+        name="stacked-digits", kind="images", shape=(3, 8, 8), num_classes=1000,
+        traits=("stacked-modes",), evaluator_from="digits",
+        summary="three digits stacked as RGB channels: 1,000 modes (Stacked-MNIST protocol on "
+                "the offline digits)",
+        source="Srivastava et al. 2017 (VEEGAN), Lin et al. 2018 (PacGAN); built from digits "
+               "with a fixed seed: train stacks train digits (20,000), test held-out (26,000)",
+        loader="genbench.data.stacked:load_stacked_digits",
+    ))
 
 
 @hookimpl
@@ -45,12 +54,49 @@ def register_metrics(register):
         uses_features=False,
     ))
     register(MetricSpec(
+        name="stacked-modes",
+        summary="modes covered (of 1,000) and reverse KL of the mode histogram to uniform, "
+                "each channel classified by the evaluator",
+        reference="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)",
+        compute="genbench.evaluation:compute_stacked_modes",
+        outputs={"modes_covered": True, "reverse_kl": False},
+        applies=lambda dataset: "stacked-modes" in dataset.traits,
+        extractor="evaluator",
+    ))
+    register(MetricSpec(
         name="fd",
         summary="Frechet distance between Gaussians fitted to real and generated features "
                 "(float64; called FID only on Inception features)",
         reference="Heusel et al. 2017",
         compute="genbench.evaluation:compute_fd",
         outputs={"FD": False},
+    ))
+    register(MetricSpec(
+        name="kid",
+        summary="kernel inception distance: unbiased MMD^2, cubic polynomial kernel, mean and "
+                "std over 100 subsets of up to 1,000",
+        reference="Binkowski et al. 2018",
+        compute="genbench.evaluation:compute_kid",
+        outputs={"kid_mean": False, "kid_std": False},
+    ))
+    register(MetricSpec(
+        name="is",
+        summary="inception score from the extractor's class logits (10 splits); needs an "
+                "extractor with a classifier head",
+        reference="Salimans et al. 2016",
+        compute="genbench.evaluation:compute_is",
+        outputs={"is_mean": True, "is_std": False},
+        requires_logits=True,
+    ))
+    register(MetricSpec(
+        name="ndb",
+        summary="NDB/K: fraction of k-means bins (on raw pixels of the reference) whose share "
+                "of generated samples differs significantly (z-test, 0.05)",
+        reference="Richardson & Weiss 2018",
+        compute="genbench.evaluation:compute_ndb",
+        outputs={"NDB/K": False},
+        applies=lambda dataset: dataset.kind == "images",
+        extractor="raw",
     ))
     register(MetricSpec(
         name="prdc",
@@ -67,4 +113,18 @@ def register_extractors(register):
         name="raw",
         summary="the data vectors themselves (images at the dataset's native size, flattened)",
         factory="genbench.features.raw:make_raw_extractor",
+    ))
+    register(ExtractorSpec(
+        name="evaluator",
+        summary="a small CNN trained on the dataset's labelled training split (cached; used "
+                "only at >= 97% held-out accuracy): 128-d features and class logits",
+        factory="genbench.features.evaluator:make_evaluator",
+        applies=lambda dataset: dataset.kind == "images" and dataset.num_classes > 1,
+    ))
+    register(ExtractorSpec(
+        name="inception-v3",
+        summary="torch-fidelity's InceptionV3 (2048-d pool features, logits); weights from "
+                "--inception-weights, GENBENCH_INCEPTION_WEIGHTS or the torch hub cache",
+        factory="genbench.features.inception:make_inception_extractor",
+        applies=lambda dataset: dataset.kind == "images",
     ))

@@ -56,7 +56,20 @@ NumSamplesOpt = Annotated[int | None, typer.Option(
     "--num-samples", min=2, help="Samples to generate for scoring (default: the size of the "
                                  "reference split).")]
 
+ExtractorOpt = Annotated[str | None, typer.Option(
+    "--extractor", help="Feature space for FD/KID/IS/PRDC: evaluator (default for labelled "
+                        "images), raw (default otherwise), inception-v3. See `genbench "
+                        "extractors`.")]
+InceptionOpt = Annotated[str | None, typer.Option(
+    "--inception-weights", envvar="GENBENCH_INCEPTION_WEIGHTS",
+    help="Local file of torch-fidelity's Inception-v3 weights "
+         "(weights-inception-2015-12-05-6726825d.pth), for offline use.")]
+
 DEFAULT_WORKDIR = "genbench-work"
+
+
+def _extractor_options(inception_weights: str | None) -> dict:
+    return {"inception_weights": inception_weights} if inception_weights else {}
 
 
 def friendly(fn):
@@ -155,6 +168,65 @@ def metrics(fmt: FormatOpt = Format.table) -> None:
     out.print(_table("Metrics", ["name", "outputs", "plugin", "summary"], [
         [r["name"], ", ".join(f"{k} {'↑' if v else '↓'}" for k, v in r["outputs"].items()),
          r["plugin"], r["summary"]] for r in rows]))
+
+
+@app.command()
+@friendly
+def extractors(fmt: FormatOpt = Format.table) -> None:
+    """List the feature extractors (the spaces metrics are computed in)."""
+    from genbench.plugins import get_registries
+
+    reg = get_registries()
+    rows = [{"name": e.name, "plugin": reg.extractors.owners[e.name], "summary": e.summary}
+            for e in reg.extractors]
+    if fmt == Format.json:
+        return _print_json(rows)
+    out.print(_table("Feature extractors", ["name", "plugin", "summary"],
+                     [[r["name"], r["plugin"], r["summary"]] for r in rows]))
+
+
+@app.command()
+@friendly
+def score(
+    real: Annotated[str, typer.Argument(help="Real samples: an image folder, or a .npy/.npz "
+                                             "array of images (or of N x D features with "
+                                             "--extractor raw).")],
+    fake: Annotated[str, typer.Argument(help="Generated samples, in the same form.")],
+    metrics_: Annotated[list[str] | None, typer.Option(
+        "--metrics", help="Any of fd, kid, prdc, is (repeat or comma-separate); default: all "
+                          "that apply (is needs an extractor with logits).")] = None,
+    extractor: Annotated[str, typer.Option(
+        "--extractor", help="inception-v3 (needs its weights: --inception-weights) or raw "
+                            "(pixels or given features).")] = "inception-v3",
+    k: Annotated[int, typer.Option("--k", min=1, help="Neighbours for precision, recall, "
+                                                      "density and coverage (all four).")] = 5,
+    inception_weights: InceptionOpt = None,
+    device: DeviceOpt = "auto",
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Score two sample sets made elsewhere: FD (FID on Inception), KID, precision, recall,
+    density, coverage and IS.
+
+    Precision/recall/density/coverage all use k=5 here (the prdc package's default) unless
+    --k says otherwise; `genbench run` uses the papers' k=3 for precision/recall.
+    JSON output is one object keyed fid, kid_mean, kid_std, precision, recall, density,
+    coverage, is_mean, is_std.
+    """
+    from genbench import api
+
+    progress, _, evaluating = _progress_bar(err if fmt == Format.json else out)
+    with progress:
+        progress.remove_task(progress.task_ids[0])
+        result = api.score(real, fake, metrics=_split(metrics_), extractor=extractor, k=k,
+                           device=device, workdir=workdir, report=evaluating,
+                           extractor_options=_extractor_options(inception_weights))
+    if fmt == Format.json:
+        return _print_json(result)
+    keys = [key for key in api.SCORE_KEYS.values() if key in result]
+    out.print(_table(f"{result['n_real']} real vs {result['n_fake']} generated, "
+                     f"{result['extractor']} features", ["metric", "value"],
+                     [[key, f"{result[key]:.6g}"] for key in keys]))
 
 
 @app.command()
@@ -278,6 +350,8 @@ def run(
                          "seed and settings from its last checkpoint.")] = False,
     metrics_: MetricsOpt = None,
     num_samples: NumSamplesOpt = None,
+    extractor: ExtractorOpt = None,
+    inception_weights: InceptionOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Train MODEL on a dataset, score it, store the record and update the leaderboard.
@@ -294,7 +368,8 @@ def run(
         record = api.run(model, dataset, profile=profile, seed=seed, steps=steps, device=device,
                          overrides=tuple(set_ or ()), workdir=workdir, resume=resume,
                          metrics=_split(metrics_), num_samples=num_samples, progress=update,
-                         eval_progress=evaluating)
+                         eval_progress=evaluating, extractor=extractor,
+                         extractor_options=_extractor_options(inception_weights))
     if fmt == Format.json:
         _print_json(record.to_dict())
     else:
@@ -315,6 +390,8 @@ def evaluate(
     num_samples: NumSamplesOpt = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     device: DeviceOpt = "auto",
+    extractor: ExtractorOpt = None,
+    inception_weights: InceptionOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score a trained model again without training, and update its stored record."""
@@ -324,7 +401,9 @@ def evaluate(
     with progress:
         progress.remove_task(progress.task_ids[0])
         record = api.evaluate(target, workdir=workdir, metrics=_split(metrics_),
-                              num_samples=num_samples, device=device, eval_progress=evaluating)
+                              num_samples=num_samples, device=device, eval_progress=evaluating,
+                              extractor=extractor,
+                              extractor_options=_extractor_options(inception_weights))
     if fmt == Format.json:
         return _print_json(record.to_dict())
     _show_record(record, workdir)

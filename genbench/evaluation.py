@@ -1,32 +1,44 @@
-"""Scoring generated samples against a reference split with the registered metrics."""
+"""Scoring generated samples against a reference with the registered metrics.
+
+Every feature-space metric is computed in the run's extractor space unless the metric names its
+own (NDB bins raw pixels; stacked-digits modes need the evaluator). Reference features come from
+the on-disk cache; generated ones are computed once per extractor and shared by all metrics.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from genbench.data.base import TensorData
 from genbench.errors import DivergedError, GenbenchError
-from genbench.registry import DatasetSpec, ExtractorSpec, MetricSpec, Registry, load_object
+from genbench.features.base import Extractor, ExtractorContext, Features
+from genbench.features.cache import split_features
+from genbench.registry import DatasetSpec, MetricSpec, Registry, load_object
 from genbench.results.record import MetricValue
 
-FEATURE_BATCH = 512
+Report = Callable[[str, int], None]
 
 
 @dataclass
 class MetricContext:
     """What a metric's ``compute`` receives."""
 
-    dataset: DatasetSpec
-    real: TensorData
-    fake: torch.Tensor
-    real_features: torch.Tensor | None = None
-    fake_features: torch.Tensor | None = None
+    dataset: DatasetSpec | None
+    real: TensorData | None
+    fake: torch.Tensor | None
+    real_features: Features | None = None
+    fake_features: Features | None = None
     extractor: str | None = None
     device: torch.device = torch.device("cpu")
+    options: dict[str, Any] = field(default_factory=dict)
 
+
+# --- the builtin metrics' compute functions -------------------------------------------------
 
 def compute_modes(ctx: MetricContext) -> dict[str, float]:
     from genbench.metrics.modes2d import mode_metrics
@@ -37,16 +49,52 @@ def compute_modes(ctx: MetricContext) -> dict[str, float]:
 def compute_fd(ctx: MetricContext) -> dict[str, float]:
     from genbench.metrics.frechet import frechet_distance
 
-    return {"FD": frechet_distance(ctx.real_features, ctx.fake_features)}
+    return {"FD": frechet_distance(ctx.real_features.features, ctx.fake_features.features)}
+
+
+def compute_kid(ctx: MetricContext) -> dict[str, float]:
+    from genbench.metrics.kid import kid
+
+    real, fake = ctx.real_features.features, ctx.fake_features.features
+    size = min(ctx.options.get("kid_subset_size", 1000), len(real), len(fake))
+    return kid(real, fake, subsets=ctx.options.get("kid_subsets", 100), subset_size=size)
+
+
+def compute_is(ctx: MetricContext) -> dict[str, float]:
+    from genbench.metrics.inception_score import inception_score
+
+    logits = ctx.fake_features.logits
+    # 10 splits as is standard; fewer only when there are fewer than 10 samples.
+    return inception_score(logits, splits=min(ctx.options.get("is_splits", 10), len(logits)))
 
 
 def compute_prdc(ctx: MetricContext) -> dict[str, float]:
-    from genbench.metrics.prdc import density_coverage, precision_recall
+    from genbench.metrics.prdc import prdc
 
-    real = ctx.real_features.to(ctx.device)
-    fake = ctx.fake_features.to(ctx.device)
-    return {**precision_recall(real, fake, k=3), **density_coverage(real, fake, k=5)}
+    real = ctx.real_features.features.to(ctx.device)
+    fake = ctx.fake_features.features.to(ctx.device)
+    k = ctx.options.get("k")
+    # Defaults of the papers: k=3 for precision/recall, k=5 for density/coverage; --k sets both.
+    return prdc(real, fake, k=k or 5, k_pr=k or 3)
 
+
+def compute_stacked_modes(ctx: MetricContext) -> dict[str, float]:
+    from genbench.metrics.stacked import stacked_mode_metrics
+
+    logits = ctx.fake_features.logits
+    if logits is None or logits.dim() != 3:
+        raise ValueError("stacked modes need per-channel classifier logits (the evaluator)")
+    return stacked_mode_metrics(logits.argmax(-1), classes=logits.shape[-1])
+
+
+def compute_ndb(ctx: MetricContext) -> dict[str, float]:
+    from genbench.metrics.ndb import ndb
+
+    return ndb(ctx.real_features.features, ctx.fake_features.features,
+               seed=ctx.options.get("seed", 0))
+
+
+# --- selection and scoring ------------------------------------------------------------------
 
 def select_metrics(metrics: Registry[MetricSpec], dataset: DatasetSpec,
                    names: list[str] | None) -> list[MetricSpec]:
@@ -62,43 +110,83 @@ def select_metrics(metrics: Registry[MetricSpec], dataset: DatasetSpec,
     return chosen
 
 
-@torch.no_grad()
-def extract(extractor, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    parts = [extractor(x[i:i + FEATURE_BATCH].to(device)).cpu()
-             for i in range(0, x.shape[0], FEATURE_BATCH)]
-    return torch.cat(parts)
+def metric_name(output: str, extractor: str | None) -> str:
+    """``FD[evaluator]``, ``precision[raw]``...; the Fréchet distance on Inception is ``FID``."""
+    if extractor is None:
+        return output
+    if extractor == "inception-v3" and output == "FD":
+        return "FID"
+    return f"{output}[{extractor}]"
 
 
-def score(dataset: DatasetSpec, real: TensorData, fake: torch.Tensor, metrics: list[MetricSpec],
-          extractor: ExtractorSpec, device: torch.device,
-          report: Callable[[str, int], None] | None = None) -> list[MetricValue]:
-    """Compute every metric in ``metrics``; raises DivergedError if the samples are not finite."""
-    if not torch.isfinite(fake).all():
-        raise DivergedError("the model produced NaN or inf samples")
-    expected = tuple(real.x.shape[1:2]) if dataset.kind == "images" else tuple(real.x.shape[1:])
-    if tuple(fake.shape[1:len(expected) + 1]) != expected:
-        raise GenbenchError(f"samples have shape {tuple(fake.shape[1:])}, which does not match "
-                            f"dataset {dataset.name!r} ({tuple(real.x.shape[1:])})")
-    ctx = MetricContext(dataset, real, fake, device=device)
-    if any(m.uses_features for m in metrics):
-        fn = load_object(extractor.factory)(dataset, device)
-        ctx.real_features = extract(fn, real.x, device)
-        ctx.fake_features = extract(fn, fake, device)
-        ctx.extractor = extractor.name
-    values = []
-    for done, spec in enumerate(metrics):
+class Scorer:
+    """Builds each needed extractor once and caches the reference side's features."""
+
+    def __init__(self, dataset: DatasetSpec | None, device: torch.device, workdir: Path,
+                 options: dict[str, Any] | None = None, seed: int = 0):
+        from genbench.plugins import get_registries
+
+        self.registries = get_registries()
+        self.dataset, self.device, self.workdir = dataset, device, Path(workdir)
+        self.options = options or {}
+        self.seed = seed
+        self.extractors: dict[str, Extractor] = {}
+
+    def extractor(self, name: str) -> Extractor:
+        if name not in self.extractors:
+            spec = self.registries.extractors.get(name)
+            if self.dataset is not None and not spec.applies(self.dataset):
+                raise GenbenchError(f"extractor {name!r} does not apply to dataset "
+                                    f"{self.dataset.name!r}")
+            ctx = ExtractorContext(self.dataset, self.device, self.workdir, self.options,
+                                   self.seed)
+            self.extractors[name] = load_object(spec.factory)(ctx)
+        return self.extractors[name]
+
+    def score(self, real: TensorData, fake: torch.Tensor, metrics: list[MetricSpec],
+              extractor_name: str, explicit: bool = False,
+              report: Report | None = None) -> list[MetricValue]:
+        """Compute ``metrics``; raises DivergedError if the samples are not finite."""
+        if not torch.isfinite(fake).all():
+            raise DivergedError("the model produced NaN or inf samples")
+        if fake.dim() != real.x.dim() or fake.shape[1] != real.x.shape[1]:
+            raise GenbenchError(f"samples have shape {tuple(fake.shape[1:])}, which does not "
+                                f"match dataset {real.name!r} ({tuple(real.x.shape[1:])})")
+        features: dict[str, tuple[Features, Features]] = {}
+        values = []
+        for done, spec in enumerate(metrics):
+            if report:
+                report(spec.name, done)
+            space = (spec.extractor or extractor_name) if spec.uses_features else None
+            ctx = MetricContext(self.dataset, real, fake, extractor=space, device=self.device,
+                                options={**self.options, "seed": self.seed})
+            if space is not None:
+                if space not in features:
+                    ex = self.extractor(space)
+                    ref, _ = split_features(ex, real.name, real.split, real.x, self.workdir)
+                    features[space] = (ref, ex(fake))
+                ctx.real_features, ctx.fake_features = features[space]
+                logits = ctx.fake_features.logits
+                if spec.requires_logits and (logits is None or logits.dim() != 2):
+                    if explicit:
+                        raise GenbenchError(f"metric {spec.name!r} needs classifier logits, "
+                                            f"which the {space!r} extractor does not give")
+                    continue
+            values += self._compute(spec, ctx, len(real), fake.shape[0])
         if report:
-            report(spec.name, done)
+            report("done", len(metrics))
+        return values
+
+    def _compute(self, spec: MetricSpec, ctx: MetricContext, n_real: int,
+                 n_fake: int) -> list[MetricValue]:
         try:
             out = load_object(spec.compute)(ctx)
         except ValueError as exc:
             raise GenbenchError(f"metric {spec.name}: {exc}") from None
-        for key, value in out.items():
-            name = f"{key}[{extractor.name}]" if spec.uses_features else key
-            values.append(MetricValue(
-                name=name, value=float(value), higher_is_better=spec.outputs[key],
-                metric=spec.name, extractor=extractor.name if spec.uses_features else None,
-                n_real=len(real), n_fake=fake.shape[0]))
-    if report:
-        report("done", len(metrics))
-    return values
+        return [MetricValue(name=metric_name(key, ctx.extractor), value=float(value),
+                            higher_is_better=spec.outputs[key], metric=spec.name,
+                            extractor=ctx.extractor, n_real=n_real, n_fake=n_fake)
+                for key, value in out.items()]
+
+    def extractor_info(self) -> dict[str, dict]:
+        return {name: {"key": ex.key, **ex.info} for name, ex in self.extractors.items()}

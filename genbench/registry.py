@@ -76,6 +76,9 @@ class DatasetSpec:
     eval_split: str = "test"
     # Properties metrics can rely on, e.g. "known-modes" (mode centres and spread in the data).
     traits: tuple[str, ...] = ()
+    # For datasets stacked from another labelled dataset: the evaluator is that dataset's
+    # classifier, applied to each channel.
+    evaluator_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,14 +97,18 @@ class MetricSpec:
     outputs: dict[str, bool]
     applies: Callable[[DatasetSpec], bool] = lambda dataset: True
     uses_features: bool = True
+    # An extractor this metric always uses (e.g. NDB bins raw pixels), whatever the run's is.
+    extractor: str | None = None
+    # Needs (N, K) classifier logits from the extractor (the Inception Score does).
+    requires_logits: bool = False
     reference: str = ""
 
 
 @dataclass(frozen=True)
 class ExtractorSpec:
-    """A feature extractor. ``factory`` ("module:callable") is called as
-    ``factory(dataset_spec, device)`` and returns a callable mapping a batch of data tensors to
-    an (N, D) feature tensor."""
+    """A feature extractor. ``factory`` ("module:callable") is called as ``factory(ctx)`` with
+    a :class:`genbench.features.base.ExtractorContext` and returns a
+    :class:`genbench.features.base.Extractor`."""
 
     name: str
     summary: str

@@ -16,6 +16,17 @@ from genbench.plugins import get_registries
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def shared_cache(tmp_path_factory):
+    """One evaluator/feature cache for the whole session, so the digits evaluator is trained
+    once, not once per test (the cache is keyed by content, so sharing it is safe)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GENBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("genbench-cache")))
+    mp.setenv("GENBENCH_OFFLINE", "1")  # never try to download Inception weights in tests
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def fresh_registries():
     """Plugin discovery is cached per process; every test starts from a clean discovery."""

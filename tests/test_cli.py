@@ -47,6 +47,7 @@ def test_run_gan_on_ring8_end_to_end(cli, workdir):
     assert record["overrides"] == ["steps=20", "hidden=8"]
     names = {m["name"] for m in record["metrics"]}
     assert names == {"modes_covered", "high_quality", "reverse_kl", "FD[raw]", "precision[raw]",
+                     "kid_mean[raw]", "kid_std[raw]",
                      "recall[raw]", "density[raw]", "coverage[raw]"}
     assert all(m["n_fake"] == 2500 and m["n_real"] == 2500 for m in record["metrics"])
     for key in ("hardware", "versions", "wall_time", "created", "config_hash"):
@@ -176,6 +177,15 @@ def test_dcgan_on_digits_trains_at_32_and_scores_at_native_size(cli, workdir):
     record = cli_json(cli, "run", "dcgan", "--dataset", "digits", "--steps", "3", "--set",
                       "ngf=8", "--set", "ndf=8", "--workdir", workdir)
     assert record["status"] == "completed" and record["config"]["image_size"] == 32
-    fd = {m["name"]: m for m in record["metrics"]}["FD[raw]"]
+    metrics = {m["name"]: m for m in record["metrics"]}
+    assert set(metrics) == {"FD[evaluator]", "kid_mean[evaluator]", "kid_std[evaluator]",
+                            "is_mean[evaluator]", "is_std[evaluator]", "precision[evaluator]",
+                            "recall[evaluator]", "density[evaluator]", "coverage[evaluator]",
+                            "NDB/K[raw]"}
+    fd = metrics["FD[evaluator]"]
     assert fd["n_real"] == 360 and fd["n_fake"] == 360 and fd["value"] > 0
-    assert "modes_covered" not in {m["name"] for m in record["metrics"]}
+    assert fd["extractor"] == "evaluator"
+    assert record["extractors"]["evaluator"]["accuracy"] >= 0.97
+    assert record["extractors"]["raw"]["key"] == "raw-8"
+    board = (workdir / "leaderboards" / "digits.md").read_text()
+    assert "FD[evaluator] ↓" in board

@@ -75,17 +75,23 @@ def test_knn_radii_matches_partition():
 
 
 def test_chunking_bounds_distance_matrix_rows(monkeypatch):
+    # Every distance block goes through _squared_distances; none may exceed chunk_size rows.
     calls = []
-    original = torch.cdist
+    original = prdc._squared_distances
 
-    def recording_cdist(a, b, *args, **kwargs):
+    def recording(a, a_sq, b, b_sq):
         calls.append((a.shape[0], b.shape[0]))
-        return original(a, b, *args, **kwargs)
+        return original(a, a_sq, b, b_sq)
 
-    monkeypatch.setattr(prdc.torch, "cdist", recording_cdist)
+    monkeypatch.setattr(prdc, "_squared_distances", recording)
     rng = np.random.default_rng(14)
     _all_metrics(rng.standard_normal((50, 3)), rng.standard_normal((30, 3)), chunk_size=7)
     assert calls and max(rows for rows, _ in calls) <= 7
+    calls.clear()
+    prdc.prdc(rng.standard_normal((50, 3)), rng.standard_normal((30, 3)), chunk_size=7)
+    # real-real: 8 row chunks, fake-fake: 5, real-fake: 8; each matrix is computed once.
+    assert len(calls) == 8 + 5 + 8
+    assert max(rows for rows, _ in calls) <= 7
 
 
 def test_identical_sets():

@@ -7,8 +7,9 @@ J. Multivariate Analysis 12 (1982):
 
     d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)).
 
-The trace of the matrix square root is computed from symmetric eigendecompositions only, which
-stays real and well defined for singular covariances, unlike ``scipy.linalg.sqrtm`` whose output
+The trace of the matrix square root is computed from a Cholesky factor (or, for singular
+covariances, a symmetric square root) and symmetric eigenvalues only, which stays real and well
+defined for singular covariances, unlike ``scipy.linalg.sqrtm`` whose output
 has picked up spurious complex parts and changed behaviour across SciPy versions.
 """
 
@@ -63,14 +64,27 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
-def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """tr((S1 S2)^(1/2)) computed as tr((S1^(1/2) S2 S1^(1/2))^(1/2)).
+def _psd_factor(sigma: np.ndarray) -> np.ndarray:
+    """A matrix F with F F^T = sigma (up to round-off), for PSD ``sigma``.
 
-    Both matrices are similar to each other (same eigenvalues), but the second is symmetric PSD,
-    so its eigenvalues come from ``eigvalsh`` and are real by construction.
+    The Cholesky factor when it exists (about 5x cheaper than an eigendecomposition), otherwise
+    the symmetric square root, which exists for singular matrices too.
     """
-    root = _psd_sqrt(sigma1)
-    m = root @ sigma2 @ root
+    try:
+        return np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        return _psd_sqrt(sigma)
+
+
+def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """tr((S1 S2)^(1/2)) computed as tr((F^T S2 F)^(1/2)) where S1 = F F^T.
+
+    S1 S2 = F (F^T S2 F) F^-1 when F is invertible (and by continuity otherwise), so both have
+    the same eigenvalues, but F^T S2 F is symmetric PSD: its eigenvalues come from ``eigvalsh``
+    and are real by construction.
+    """
+    factor = _psd_factor(sigma1)
+    m = factor.T @ sigma2 @ factor
     eigenvalues = np.linalg.eigvalsh((m + m.T) / 2.0)
     # Eigenvalues below this level are indistinguishable from round-off of the largest one;
     # taking their square roots would turn ~1e-16 noise into ~1e-8 per dimension.

@@ -41,6 +41,8 @@ class RunRecord:
     git_revision: str | None = None
     run_dir: str = ""
     config_hash: str = ""
+    # The feature spaces metrics were computed in: key, weights, the evaluator's accuracy...
+    extractors: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: list[MetricValue] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

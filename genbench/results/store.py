@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS runs (
     config_hash TEXT NOT NULL,
     status TEXT NOT NULL, message TEXT, steps INTEGER, wall_time REAL,
     created TEXT, updated TEXT, device TEXT, hardware TEXT, versions TEXT, git_revision TEXT,
-    run_dir TEXT
+    run_dir TEXT, extractors TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs(model, dataset, config_hash, seed);
 """
-_JSON_COLUMNS = ("config", "overrides", "hardware", "versions")
+_JSON_COLUMNS = ("config", "overrides", "hardware", "versions", "extractors")
 _RUN_COLUMNS = [f.name for f in fields(RunRecord) if f.name != "metrics"]
 STORE_NAME = "genbench.sqlite"
 
