@@ -175,3 +175,84 @@ def test_bad_arguments_raise():
         density_coverage(x, x, k=0)
     with pytest.raises(ValueError, match="shape"):
         precision_recall(np.zeros(10), x)
+
+
+# --- prdc(): all four values in one pass -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "m", "d"), SHAPES)
+@pytest.mark.parametrize("chunk_size", [7, 1024])
+def test_prdc_one_pass_matches_reference(n, m, d, chunk_size):
+    rng = np.random.default_rng(n * 7 + m + d)
+    real = rng.standard_normal((n, d))
+    fake = rng.standard_normal((m, d)) * 1.3 + 0.4
+    got = prdc.prdc(real, fake, k=5, k_pr=3, chunk_size=chunk_size, dtype=torch.float64)
+    assert got == _reference(real, fake, 3, 5)
+    # k_pr defaults to k, as in the prdc package.
+    same_k = prdc.prdc(real, fake, k=4, chunk_size=chunk_size, dtype=torch.float64)
+    assert same_k == _reference(real, fake, 4, 4)
+
+
+def test_prdc_equals_the_two_wrappers():
+    rng = np.random.default_rng(30)
+    real, fake = rng.standard_normal((150, 12)), rng.standard_normal((170, 12)) + 0.2
+    both = {**precision_recall(real, fake, k=3), **density_coverage(real, fake, k=5)}
+    assert prdc.prdc(real, fake, k=5, k_pr=3) == both
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 5, 6, 33, 64])
+def test_knn_radii_any_chunk_size(chunk_size):
+    # Chunks smaller than k + 1 rows exercise the merging of candidates from the mirrored blocks.
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((40, 3))
+    expected = np.partition(cdist(x, x), 5, axis=1)[:, 5]
+    got = knn_radii(torch.from_numpy(x), k=5, chunk_size=chunk_size)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
+
+
+def test_knn_radii_with_duplicates_is_zero():
+    x = np.repeat(np.random.default_rng(32).standard_normal((10, 4)), 3, axis=0)
+    # Each point has two exact copies: its 1st and 2nd neighbours are at distance 0.
+    got = knn_radii(x, k=2, chunk_size=4)
+    assert torch.all(got == 0)
+    assert torch.all(knn_radii(x, k=3, chunk_size=4) > 0)
+
+
+def test_prdc_duplicates_zero_radius_balls_are_empty():
+    # Strict "<": a ball of radius 0 contains nothing, not even an identical fake sample.
+    real = np.repeat(np.random.default_rng(33).standard_normal((10, 4)), 3, axis=0)
+    got = prdc.prdc(real, real.copy(), k=2, dtype=torch.float64)
+    assert got == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+
+
+def test_prdc_float32_large_offset_stays_accurate():
+    # Centring on the joint mean keeps the ||a||^2 + ||b||^2 - 2 a.b formula accurate when the
+    # features sit far from the origin (Inception features are all positive, for instance).
+    rng = np.random.default_rng(34)
+    real = rng.standard_normal((300, 32)) + 100.0
+    fake = rng.standard_normal((300, 32)) * 1.2 + 100.2
+    got = prdc.prdc(real.astype(np.float32), fake.astype(np.float32), k=5)
+    expected = _reference(real, fake, 5, 5)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=2 / 300), key
+
+
+def test_prdc_validation():
+    x = np.random.default_rng(35).standard_normal((10, 2))
+    with pytest.raises(ValueError, match="k must be"):
+        prdc.prdc(x, x, k=3, k_pr=0)
+    with pytest.raises(ValueError, match="at least k \\+ 1"):
+        prdc.prdc(x, x, k=3, k_pr=10)
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        prdc.prdc(x, np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="chunk_size"):
+        prdc.prdc(x, x, chunk_size=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_prdc_cuda_matches_cpu():
+    rng = np.random.default_rng(36)
+    real, fake = rng.standard_normal((300, 32)), rng.standard_normal((200, 32)) + 0.3
+    cpu = prdc.prdc(real, fake, dtype=torch.float64, chunk_size=64)
+    gpu = prdc.prdc(torch.from_numpy(real).cuda(), fake, dtype=torch.float64, chunk_size=64)
+    assert gpu == cpu

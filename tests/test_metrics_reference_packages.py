@@ -14,7 +14,7 @@ import torch
 from genbench.metrics.frechet import frechet_distance, gaussian_stats
 from genbench.metrics.inception_score import inception_score
 from genbench.metrics.kid import kid
-from genbench.metrics.prdc import density_coverage, precision_recall, prdc
+from genbench.metrics.prdc import density_coverage, prdc, precision_recall
 
 metric_fid = pytest.importorskip("torch_fidelity.metric_fid")
 metric_kid = pytest.importorskip("torch_fidelity.metric_kid")
@@ -91,7 +91,9 @@ def test_inception_score_float32_logits_match_torch_fidelity():
     assert got["is_mean"] == pytest.approx(expected[metric_isc.KEY_METRIC_ISC_MEAN], rel=1e-9)
 
 
-@pytest.mark.parametrize(("n", "m", "d", "k"), [(200, 200, 16, 5), (150, 230, 64, 3), (90, 60, 8, 1)])
+@pytest.mark.parametrize(
+    ("n", "m", "d", "k"), [(200, 200, 16, 5), (150, 230, 64, 3), (90, 60, 8, 1)]
+)
 def test_prdc_matches_prdc_package_float64(n, m, d, k):
     prdc_package = pytest.importorskip("prdc")
     real, fake = _features(5, n, d), _features(6, m, d, shift=0.3, scale=1.3)
