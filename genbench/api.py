@@ -151,6 +151,8 @@ def _train_size(config) -> int | None:
 def default_extractor(dataset: DatasetSpec) -> str:
     """The feature space a run is scored in unless --extractor says otherwise: the trained
     evaluator for labelled images (offline, meaningful on small domains), else the raw data."""
+    if dataset.default_extractor:
+        return dataset.default_extractor
     return "evaluator" if dataset.kind == "images" and dataset.num_classes > 1 else "raw"
 
 
@@ -184,7 +186,8 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
     from genbench import plots
 
     metrics, extractor, scorer = scoring
-    reference = load_object(dataset.loader)(split=dataset.eval_split)
+    reference = load_object(dataset.loader)(split=dataset.eval_split,
+                                            root=scorer.options.get("data_root"))
     n = num_samples or config.num_samples or len(reference)
     total = len(metrics) + 1
     if report:
@@ -211,7 +214,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         workdir: str | Path = DEFAULT_WORKDIR, resume: bool = False,
         metrics: list[str] | None = None, num_samples: int | None = None,
         progress: Progress | None = None, eval_progress: EvalProgress | None = None,
-        extractor: str | None = None, extractor_options: dict | None = None) -> RunRecord:
+        extractor: str | None = None, extractor_options: dict | None = None,
+        data_root: str | None = None) -> RunRecord:
     """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard."""
     registries = get_registries()
     model_spec = registries.models.get(model)
@@ -220,6 +224,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
     torch_device = resolve_device(device)
     workdir = prepare_workdir(workdir)
+    extractor_options = {**(extractor_options or {}), "data_root": data_root}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
                               extractor_options)
     store = Store(workdir)
@@ -255,7 +260,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     try:
         training.seed_everything(seed)
         train_data = load_object(dataset_spec.loader)(split="train",
-                                                      image_size=_train_size(config))
+                                                      image_size=_train_size(config),
+                                                      root=data_root)
         info = DataInfo(dataset_spec.kind, tuple(train_data.x.shape[1:]),
                         dataset_spec.num_classes)
         net = build_model(model_spec, config, info, torch_device)
@@ -295,23 +301,31 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     return record
 
 
-def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
-             metrics: list[str] | None = None, num_samples: int | None = None,
-             device: str = "auto", eval_progress: EvalProgress | None = None,
-             extractor: str | None = None, extractor_options: dict | None = None
-             ) -> RunRecord:
-    """Re-score a trained model without training: ``target`` is a run id or a checkpoint file."""
+@dataclasses.dataclass
+class Loaded:
+    """A trained model rebuilt from its checkpoint."""
+
+    ckpt: dict
+    model_spec: ModelSpec
+    dataset_spec: DatasetSpec
+    config: Any
+    device: Any
+    model: Any
+    path: Path
+
+
+def load_trained(target: str, store: Store, device: str = "auto") -> Loaded:
+    """``target`` is a checkpoint file or the id of a run in ``store``."""
     from genbench import training
     from genbench.model import DataInfo
 
     registries = get_registries()
     path = Path(target)
-    store = Store(prepare_workdir(workdir))
     if path.suffix == ".pt" or path.exists():
         ckpt = training.load_checkpoint(path)
     else:
-        stored = store.get(target)
-        ckpt = training.load_checkpoint(Path(stored.run_dir) / "checkpoint.pt")
+        path = Path(store.get(target).run_dir) / "checkpoint.pt"
+        ckpt = training.load_checkpoint(path)
     model_spec = registries.models.get(ckpt["model"])
     dataset_spec = registries.datasets.get(ckpt["dataset"])
     known = {f.name for f in dataclasses.fields(model_spec.config)}
@@ -323,6 +337,69 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     info = DataInfo(dataset_spec.kind, tuple(ckpt["data_shape"]), dataset_spec.num_classes)
     net = build_model(model_spec, config, info, torch_device)
     net.load_training_state(ckpt["state"])
+    net.eval()
+    return Loaded(ckpt, model_spec, dataset_spec, config, torch_device, net, path)
+
+
+def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, seed: int = 0,
+            interpolate: bool = False, out_dir: str | Path | None = None,
+            device: str = "auto") -> list[Path]:
+    """Pictures of a trained model: a sample grid (or scatter plot), and with ``interpolate``
+    latent interpolations; conditional models add a class-by-row grid, models with
+    interpretable codes (InfoGAN) a code traversal. Returns the files written."""
+    import torch
+
+    from genbench import plots
+
+    store = Store(prepare_workdir(workdir))
+    loaded = load_trained(target, store, device)
+    model, dataset = loaded.model, loaded.dataset_spec
+    out = Path(out_dir) if out_dir else loaded.path.parent
+    gen = torch.Generator().manual_seed(seed)
+    title = f"{loaded.model_spec.name} on {dataset.name}"
+    written = []
+    with torch.no_grad():
+        fake = generate(model, n, seed)
+        if dataset.kind == "images":
+            written.append(plots.image_grid(fake, out / "samples.png"))
+        else:
+            reference = load_object(dataset.loader)(split=dataset.eval_split)
+            written.append(plots.scatter(generate(model, max(n, 2500), seed), reference.x,
+                                         out / "samples.png", title,
+                                         reference.meta.get("modes")))
+        if interpolate:
+            if dataset.kind != "images" or not hasattr(model, "latent"):
+                raise GenbenchError(f"{loaded.model_spec.name} on {dataset.name}: latent "
+                                    f"interpolation needs an image model with a latent space")
+            rows, steps = 8, 10
+            z0, z1 = model.latent(rows, gen), model.latent(rows, gen)
+            t = torch.linspace(0, 1, steps, device=z0.device).view(1, steps, 1)
+            z = (z0[:, None] * (1 - t) + z1[:, None] * t).reshape(rows * steps, -1)
+            written.append(plots.image_grid(model.generate(z).cpu(), out / "interpolate.png",
+                                            nrow=steps))
+        if "conditional" in loaded.model_spec.capabilities and dataset.kind == "images":
+            classes, per_class = dataset.num_classes, 10
+            labels = torch.arange(classes).repeat_interleave(per_class).to(loaded.device)
+            z = model.latent(classes * per_class, gen)
+            written.append(plots.image_grid(model.generate(z, labels).cpu(),
+                                            out / "classes.png", nrow=per_class))
+        if hasattr(model, "traversal") and dataset.kind == "images":
+            grid, ncol = model.traversal(gen)
+            written.append(plots.image_grid(grid.cpu(), out / "traversal.png", nrow=ncol))
+    return written
+
+
+def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
+             metrics: list[str] | None = None, num_samples: int | None = None,
+             device: str = "auto", eval_progress: EvalProgress | None = None,
+             extractor: str | None = None, extractor_options: dict | None = None,
+             data_root: str | None = None) -> RunRecord:
+    """Re-score a trained model without training: ``target`` is a run id or a checkpoint file."""
+    store = Store(prepare_workdir(workdir))
+    loaded = load_trained(target, store, device)
+    ckpt, model_spec, dataset_spec, config, torch_device, net, path = (
+        loaded.ckpt, loaded.model_spec, loaded.dataset_spec, loaded.config, loaded.device,
+        loaded.model, loaded.path)
     matches = store.query("run_id = ?", (ckpt["run_id"],))
     if matches:
         record = matches[0]
@@ -338,6 +415,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         record.git_revision = _git_revision()
     old = {m.name: m for m in record.metrics}
     old_extractors = dict(record.extractors)
+    extractor_options = {**(extractor_options or {}), "data_root": data_root}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
                               extractor_options)
     _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,

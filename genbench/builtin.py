@@ -39,6 +39,56 @@ def register_datasets(register):
                "with a fixed seed: train stacks train digits (20,000), test held-out (26,000)",
         loader="genbench.data.stacked:load_stacked_digits",
     ))
+    # torchvision's datasets: files under --data-root in torchvision's layout (see
+    # genbench.data.vision), downloaded only when GENBENCH_DOWNLOAD=1.
+    register(DatasetSpec(
+        name="mnist", kind="images", shape=(1, 28, 28), num_classes=10, needs_data_root=True,
+        summary="MNIST handwritten digits, 28x28 grayscale in [-1, 1]: 60,000 train / 10,000 "
+                "test",
+        source="LeCun et al. 1998, Gradient-based learning applied to document recognition; "
+               "http://yann.lecun.com/exdb/mnist/ (MNIST/raw/ in torchvision's layout)",
+        loader="genbench.data.vision:load_mnist",
+    ))
+    register(DatasetSpec(
+        name="fashion-mnist", kind="images", shape=(1, 28, 28), num_classes=10,
+        needs_data_root=True,
+        # A small CNN reaches ~92% here, below the evaluator's 97% bar.
+        default_extractor="inception-v3",
+        summary="Fashion-MNIST clothing images, 28x28 grayscale in [-1, 1]: 60,000 train / "
+                "10,000 test",
+        source="Xiao et al. 2017, Fashion-MNIST; https://github.com/zalandoresearch/fashion-mnist "
+               "(FashionMNIST/raw/ in torchvision's layout)",
+        loader="genbench.data.vision:load_fashion_mnist",
+    ))
+    register(DatasetSpec(
+        name="cifar10", kind="images", shape=(3, 32, 32), num_classes=10, needs_data_root=True,
+        default_extractor="inception-v3",
+        summary="CIFAR-10 natural images, 32x32 RGB in [-1, 1], 10 classes: 50,000 train / "
+                "10,000 test",
+        source="Krizhevsky 2009, Learning Multiple Layers of Features from Tiny Images; "
+               "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-batches-py/)",
+        loader="genbench.data.vision:load_cifar10",
+    ))
+    register(DatasetSpec(
+        name="svhn", kind="images", shape=(3, 32, 32), num_classes=10, needs_data_root=True,
+        default_extractor="inception-v3",
+        summary="SVHN cropped house-number digits, 32x32 RGB in [-1, 1]: 73,257 train / 26,032 "
+                "test (extra unused; digit 0 labelled 0)",
+        source="Netzer et al. 2011, Reading Digits in Natural Images with Unsupervised Feature "
+               "Learning; http://ufldl.stanford.edu/housenumbers/ (train_32x32.mat, "
+               "test_32x32.mat)",
+        loader="genbench.data.vision:load_svhn",
+    ))
+    register(DatasetSpec(
+        name="celeba", kind="images", shape=(3, 64, 64), needs_data_root=True,
+        default_extractor="inception-v3",
+        summary="CelebA aligned faces, center crop 140 resized to 64x64 RGB in [-1, 1], no "
+                "labels: 162,770 train / 19,962 test (GENBENCH_CELEBA_LIMIT=N loads N)",
+        source="Liu et al. 2015, Deep Learning Face Attributes in the Wild; "
+               "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (celeba/img_align_celeba/, "
+               "official partition)",
+        loader="genbench.data.vision:load_celeba",
+    ))
 
 
 @hookimpl

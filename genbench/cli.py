@@ -65,6 +65,10 @@ InceptionOpt = Annotated[str | None, typer.Option(
     help="Local file of torch-fidelity's Inception-v3 weights "
          "(weights-inception-2015-12-05-6726825d.pth), for offline use.")]
 
+DataRootOpt = Annotated[str | None, typer.Option(
+    "--data-root", envvar="GENBENCH_DATA_ROOT",
+    help="Folder holding downloaded datasets (torchvision layouts) for mnist, cifar10, ...")]
+
 DEFAULT_WORKDIR = "genbench-work"
 
 
@@ -352,6 +356,7 @@ def run(
     num_samples: NumSamplesOpt = None,
     extractor: ExtractorOpt = None,
     inception_weights: InceptionOpt = None,
+    data_root: DataRootOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Train MODEL on a dataset, score it, store the record and update the leaderboard.
@@ -369,7 +374,8 @@ def run(
                          overrides=tuple(set_ or ()), workdir=workdir, resume=resume,
                          metrics=_split(metrics_), num_samples=num_samples, progress=update,
                          eval_progress=evaluating, extractor=extractor,
-                         extractor_options=_extractor_options(inception_weights))
+                         extractor_options=_extractor_options(inception_weights),
+                         data_root=data_root)
     if fmt == Format.json:
         _print_json(record.to_dict())
     else:
@@ -392,6 +398,7 @@ def evaluate(
     device: DeviceOpt = "auto",
     extractor: ExtractorOpt = None,
     inception_weights: InceptionOpt = None,
+    data_root: DataRootOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score a trained model again without training, and update its stored record."""
@@ -403,10 +410,34 @@ def evaluate(
         record = api.evaluate(target, workdir=workdir, metrics=_split(metrics_),
                               num_samples=num_samples, device=device, eval_progress=evaluating,
                               extractor=extractor,
-                              extractor_options=_extractor_options(inception_weights))
+                              extractor_options=_extractor_options(inception_weights),
+                              data_root=data_root)
     if fmt == Format.json:
         return _print_json(record.to_dict())
     _show_record(record, workdir)
+
+
+@app.command()
+@friendly
+def samples(
+    target: Annotated[str, typer.Argument(help="A run id (see `genbench runs`) or a "
+                                               "checkpoint file.", metavar="RUN|CHECKPOINT")],
+    n: Annotated[int, typer.Option("--n", min=1, max=1024, help="Samples in the grid.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seeds the latent draws.")] = 0,
+    interpolate: Annotated[bool, typer.Option(
+        "--interpolate", help="Also write latent interpolations (8 rows of 10 steps).")] = False,
+    out_dir: Annotated[str | None, typer.Option(
+        "--out", help="Folder for the PNGs (default: the run's folder).")] = None,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Write pictures of a trained model: a sample grid (a scatter plot for 2-D data), latent
+    interpolations, a class-by-row grid for conditional models, a code traversal for InfoGAN."""
+    from genbench import api
+
+    for path in api.samples(target, workdir=workdir, n=n, seed=seed, interpolate=interpolate,
+                            out_dir=out_dir, device=device):
+        out.print(f"wrote {escape(str(path))}", soft_wrap=True)
 
 
 @app.command()

@@ -79,6 +79,11 @@ class DatasetSpec:
     # For datasets stacked from another labelled dataset: the evaluator is that dataset's
     # classifier, applied to each channel.
     evaluator_from: str = ""
+    # The feature space runs are scored in unless --extractor says otherwise; "" picks the
+    # evaluator for labelled images and raw otherwise. Natural-image sets use "inception-v3".
+    default_extractor: str = ""
+    # Whether loading needs files under --data-root (torchvision sets) or is built in.
+    needs_data_root: bool = False
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,26 @@ def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _feature_spaces(records: list[RunRecord]) -> dict[str, str]:
+    """One line per extractor used by the ranked runs, with what makes it trustworthy."""
+    described: dict[str, str] = {}
+    for r in records:
+        if r.status != "completed":
+            continue
+        for name, info in r.extractors.items():
+            if name in described:
+                continue
+            if "accuracy" in info:
+                described[name] = (f"a classifier trained on {info.get('trained_on', '?')}, "
+                                   f"held-out accuracy {info['accuracy']:.1%} on "
+                                   f"{info.get('tested_on', '?')} (key `{info.get('key', '')}`)")
+            elif name == "raw":
+                described[name] = "the data vectors themselves, at the dataset's native size"
+            else:
+                described[name] = f"key `{info.get('key', '')}`"
+    return described
+
+
 def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord]) -> str:
     lines = [f"# Leaderboard: {dataset}", ""]
     lines.append("Rendered from the genbench store by `genbench leaderboard render`; do not edit "
@@ -57,8 +77,11 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord]) -> 
         if scored:
             m = scored.metrics[0]
             lines += ["", f"Scored on the `{scored.split}` split: {m.n_real} real and "
-                          f"{m.n_fake} generated samples per run; `[raw]` metrics are computed on "
-                          f"the data vectors themselves."]
+                          f"{m.n_fake} generated samples per run."]
+        spaces = _feature_spaces(records)
+        if spaces:
+            lines += ["", "Feature spaces (`metric[extractor]`; `FID` is Inception-v3):"]
+            lines += [f"- `{name}`: {text}" for name, text in spaces.items()]
     others = [r for r in records if r.status not in ("completed", "running")]
     if others:
         lines += ["", "Not ranked: " + "; ".join(
