@@ -180,6 +180,22 @@ def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, d
     return metrics, extractor, scorer
 
 
+def model_metrics(model, reference) -> list:
+    """Numbers only the model can give about itself, e.g. a semi-supervised GAN's classifier
+    accuracy: ``model.extra_metrics(reference) -> {name: (value, higher_is_better)}``."""
+    import torch
+
+    from genbench.results.record import MetricValue
+
+    if not hasattr(model, "extra_metrics"):
+        return []
+    with torch.no_grad():
+        values = model.extra_metrics(reference)
+    return [MetricValue(name=name, value=float(value), higher_is_better=bool(higher),
+                        metric="model", n_real=len(reference))
+            for name, (value, higher) in values.items()]
+
+
 def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
                     config, metric_names, num_samples, run_dir: Path, scoring,
                     report: EvalProgress | None = None) -> None:
@@ -200,6 +216,7 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
                                   report=report and (lambda name, i: report(
                                       f"scoring {name}", 1 + i, total)))
     record.extractors = scorer.extractor_info()
+    record.metrics += model_metrics(model, reference)
     record.split = dataset.eval_split
     title = f"{model_spec.name} on {dataset.name} ({record.profile}, seed {record.seed})"
     if dataset.kind == "images":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from genbench.results.leaderboard import leaderboard_frame, render
 from genbench.results.record import MetricValue, RunRecord
 from genbench.results.store import Store
@@ -41,3 +43,28 @@ def test_saving_again_replaces_metrics(tmp_path):
     updated.metrics = updated.metrics[:1]
     store.save(updated)
     assert store.get("r1").metric_map() == {"FD[raw]": 2.0}
+
+
+def test_summary_across_seeds_matches_a_t_interval(tmp_path):
+    from scipy import stats
+
+    from genbench.results.leaderboard import summary_frame
+
+    values = [3.0, 1.0, 2.5]
+    records = []
+    for seed, fd in enumerate(values):
+        r = record(f"r{seed}", "a", fd)
+        r.seed = seed
+        records.append(r)
+    records.append(record("single", "b", 0.5))
+    frame, directions = summary_frame(records)
+    assert list(frame["model"]) == ["b", "a"] and directions["FD[raw]"] is False
+    a = frame.set_index("model").loc["a"]
+    sem = stats.sem(values)
+    assert a["seeds"] == 3 and a["FD[raw]"] == pytest.approx(sum(values) / 3)
+    assert a["FD[raw] ±"] == pytest.approx(stats.t.ppf(0.975, 2) * sem, rel=1e-12)
+    assert frame.set_index("model").loc["b"]["FD[raw] ±"] != frame.set_index("model").loc[
+        "b"]["FD[raw] ±"]  # NaN: no interval from one seed
+    render(records, tmp_path)
+    md = (tmp_path / "digits.md").read_text()
+    assert "## Across seeds" in md and f"{sum(values) / 3:.4g} ± " in md

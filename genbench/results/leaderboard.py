@@ -43,6 +43,55 @@ def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, bool]]:
+    """Completed runs grouped by (model, profile, settings): each metric's mean and the
+    half-width of its 95% confidence interval over seeds (Student's t; blank for one seed)."""
+    from scipy.stats import t as student_t
+
+    done = [r for r in records if r.status == "completed"]
+    directions: dict[str, bool] = {}
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in done:
+        groups.setdefault((r.model, r.profile, " ".join(r.overrides)), []).append(r)
+        for m in r.metrics:
+            directions.setdefault(m.name, m.higher_is_better)
+    rows = []
+    for (model, profile, settings), runs in groups.items():
+        row = {"model": model, "profile": profile, "settings": settings, "seeds": len(runs)}
+        for name in directions:
+            values = pd.Series([r.metric_map().get(name) for r in runs], dtype=float).dropna()
+            row[name] = values.mean() if len(values) else float("nan")
+            if len(values) > 1:
+                half = student_t.ppf(0.975, len(values) - 1) * values.std(ddof=1)
+                row[f"{name} ±"] = half / len(values) ** 0.5
+            else:
+                row[f"{name} ±"] = float("nan")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame, directions
+    keys = [k for k in RANK_BY if k in frame.columns] or list(directions)[:1]
+    if keys:
+        frame = frame.sort_values(keys, ascending=[not directions[k] for k in keys],
+                                  kind="stable", na_position="last")
+    return frame.reset_index(drop=True), directions
+
+
+def _summary_markdown(records: list[RunRecord]) -> list[str]:
+    frame, directions = summary_frame(records)
+    if frame.empty or frame["seeds"].max() < 2:
+        return []
+    table = frame[["model", "profile", "settings", "seeds"]].copy()
+    for name, higher in directions.items():
+        table[f"{name} {_arrow(higher)}"] = [
+            f"{m:.4g}" + ("" if pd.isna(h) else f" ± {h:.2g}")
+            for m, h in zip(frame[name], frame[f"{name} ±"], strict=True)]
+    return ["## Across seeds", "",
+            "Mean ± half-width of the 95% confidence interval over seeds (Student's t), per "
+            "model, profile and settings.", "", table.to_markdown(index=False), "",
+            "## Every run", ""]
+
+
 def _feature_spaces(records: list[RunRecord]) -> dict[str, str]:
     """One line per extractor used by the ranked runs, with what makes it trustworthy."""
     described: dict[str, str] = {}
@@ -72,6 +121,7 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord]) -> 
     if frame.empty:
         lines.append("No completed runs yet.")
     else:
+        lines += _summary_markdown(records)
         lines.append(frame.to_markdown(index=False, floatfmt=".4g"))
         scored = next((r for r in records if r.status == "completed" and r.metrics), None)
         if scored:
