@@ -10,7 +10,8 @@ from genbench.atomic import write_text
 from genbench.results.record import RunRecord
 
 # Ranking keys in order of preference; the first one present in a leaderboard decides the order.
-RANK_BY = ("modes_covered", "high_quality", "FID", "FD[evaluator]", "FD[raw]")
+RANK_BY = ("modes_covered", "modes_covered[evaluator]", "high_quality", "FID", "FD[evaluator]",
+           "FD[raw]")
 
 
 def _arrow(higher: bool) -> str:
