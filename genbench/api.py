@@ -252,6 +252,13 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
 
     cfg = config_dict(config)
     key = config_hash(model, dataset, profile, cfg)
+    # Data and model first: a missing dataset or a setting the model refuses is the user's to
+    # fix, and leaves nothing behind in the store.
+    training.seed_everything(seed)
+    train_data = load_object(dataset_spec.loader)(split="train", image_size=_train_size(config),
+                                                  root=data_root)
+    info = DataInfo(dataset_spec.kind, tuple(train_data.x.shape[1:]), dataset_spec.num_classes)
+    net = build_model(model_spec, config, info, torch_device)
     resume_from = None
     if resume:
         record = _find_resumable(store, model, dataset, seed, key)
@@ -275,13 +282,6 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     started = time.perf_counter()
     previous_wall = record.wall_time if resume else 0.0
     try:
-        training.seed_everything(seed)
-        train_data = load_object(dataset_spec.loader)(split="train",
-                                                      image_size=_train_size(config),
-                                                      root=data_root)
-        info = DataInfo(dataset_spec.kind, tuple(train_data.x.shape[1:]),
-                        dataset_spec.num_classes)
-        net = build_model(model_spec, config, info, torch_device)
         batches = training.InMemoryBatches(train_data.x, train_data.y, config.batch_size, seed,
                                            torch_device)
         meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,

@@ -17,8 +17,8 @@ from genbench.errors import GenbenchError
 # What a dataset holds, and so what a model must accept.
 DATA_KINDS = ("points", "images")
 # Optional model capabilities; "sample" is the one every generative model has.
-CAPABILITIES = ("sample", "conditional", "reconstruct", "encode", "translate", "anomaly_score",
-                "log_prob")
+CAPABILITIES = ("sample", "latent", "conditional", "reconstruct", "encode", "translate",
+                "anomaly_score", "log_prob")
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,11 @@ def test_dcgan_on_digits_trains_at_32_and_scores_at_native_size(cli, workdir):
     assert record["extractors"]["raw"]["key"] == "raw-8"
     board = (workdir / "leaderboards" / "digits.md").read_text()
     assert "FD[evaluator] ↓" in board
+
+
+def test_refused_settings_leave_nothing_in_the_store(cli, workdir):
+    cli_json(cli, "run", "gan", "--dataset", "ring8", *TINY_GAN, "--workdir", workdir)
+    code, _, err = cli("run", "wgan-gp", "--dataset", "ring8", "--set", "label_smoothing=0.9",
+                       "--workdir", workdir)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert [r.model for r in Store(workdir).runs()] == ["gan"]

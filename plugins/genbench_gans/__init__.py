@@ -1,6 +1,9 @@
 """genbench's builtin GAN plugin: registered through the ``genbench`` entry-point group, exactly as
 a third-party plugin would be. Only specs and config dataclasses live here (no torch import);
 the networks are imported when a model is built.
+
+Layout: ``nets`` (MLP and DCGAN-style G/D), ``objectives`` (the losses), ``core`` (the shared
+training step, tricks, EMA and sampling), ``models`` (each variant's factory, a few lines).
 """
 
 from __future__ import annotations
@@ -12,16 +15,37 @@ from genbench import hookimpl
 from genbench.config import TrainConfig
 from genbench.registry import ModelSpec
 
+Norm = Literal["batch", "instance", "layer", "none"]
+
 
 @dataclass
 class AdversarialConfig(TrainConfig):
+    """Settings every GAN here takes; defaults are the 2014 GAN's / DCGAN's, each variant's
+    config overrides them with its paper's. The tricks are off by default; see
+    :mod:`genbench_gans.core` for what each does and which objectives it applies to."""
+
     latent_dim: int = 100
+    latent: Literal["gaussian", "uniform"] = "gaussian"  # uniform: U[-1, 1]
+    g_optimizer: Literal["adam", "rmsprop"] = "adam"
+    d_optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"  # sgd: momentum 0.9
     lr_g: float = 2e-4
     lr_d: float = 2e-4
-    beta1: float = 0.5
+    beta1: float = 0.5  # Adam's betas
     beta2: float = 0.999
+    n_critic: int = 1  # D updates per G update (each on a fresh real batch)
     # Goodfellow et al. recommend the non-saturating generator loss; "minimax" is the original.
+    # Cross-entropy objective only.
     g_loss: Literal["non_saturating", "minimax"] = "non_saturating"
+    g_norm: Norm = "batch"
+    d_norm: Norm = "batch"  # never on D's first layer
+    d_activation: Literal["leaky_relu", "relu"] = "leaky_relu"
+    spectral_norm: bool = False  # on every D layer
+    # Target tricks (cross-entropy and least-squares objectives only):
+    label_smoothing: float = 0.0  # one-sided: the real target, e.g. 0.9; 0 = off
+    noisy_labels: bool = False  # real targets ~ U(0.7, 1.2), fake ~ U(0.0, 0.3)
+    label_flip: float = 0.0  # probability of swapping a real/fake target pair in a D step
+    instance_noise: float = 0.0  # std of noise on D's inputs, annealed linearly to 0
+    ema: float = 0.0  # decay of an EMA of G's weights used for sampling; 0 = off
 
 
 @dataclass
@@ -31,7 +55,8 @@ class GanConfig(AdversarialConfig):
     dropout: float = 0.3  # in D, as in the paper's maxout/dropout discriminator
     # BatchNorm in G's hidden layers: not in the 2014 paper, but what keeps the MLP generator
     # from collapsing onto one image in practice (as in the common reference implementations).
-    g_norm: Literal["batch", "none"] = "batch"
+    g_norm: Norm = "batch"
+    d_norm: Norm = "none"
     image_size: int = 0  # 0 = the dataset's native size
 
 
@@ -42,6 +67,75 @@ class DcganConfig(AdversarialConfig):
     ndf: int = 64
 
 
+@dataclass
+class FamilyConfig(DcganConfig):
+    """For the variants that take points (MLP nets) and images (DCGAN-style nets)."""
+
+    hidden: int = 512  # MLP nets, for points
+    depth: int = 3
+    dropout: float = 0.0  # in the MLP D
+
+
+@dataclass
+class WganConfig(FamilyConfig):
+    clip: float = 0.01  # critic weights are clamped to [-clip, clip]
+    g_optimizer: Literal["adam", "rmsprop"] = "rmsprop"
+    d_optimizer: Literal["adam", "rmsprop", "sgd"] = "rmsprop"
+    lr_g: float = 5e-5
+    lr_d: float = 5e-5
+    n_critic: int = 5
+
+
+@dataclass
+class WganGpConfig(FamilyConfig):
+    gp_weight: float = 10.0  # lambda
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    n_critic: int = 5
+    d_norm: Norm = "none"  # no BatchNorm in the critic: the penalty is per example
+
+
+@dataclass
+class LsganConfig(FamilyConfig):
+    pass  # a=0, b=1, c=1; Adam 2e-4, betas (0.5, 0.999): the shared defaults
+
+
+@dataclass
+class SnganConfig(FamilyConfig):
+    # Adam 2e-4, betas (0, 0.9), one D step per G step: the configuration we follow for the
+    # DCGAN-style ("standard CNN") nets. Miyato et al. compare several Adam settings (their
+    # Table 1); this is not necessarily the one behind every number in the paper.
+    spectral_norm: bool = True
+    d_norm: Norm = "none"  # spectral norm replaces normalisation in D
+    beta1: float = 0.0
+    beta2: float = 0.9
+
+
+# Points: small MLPs without normalisation (BatchNorm hurt on 2-D mixtures in our quick runs).
+POINTS_QUICK = {"steps": 10000, "batch_size": 256, "hidden": 128, "depth": 2, "latent_dim": 16,
+                "g_norm": "none", "d_norm": "none", "checkpoint_every": 2000}
+POINTS_STANDARD = {"steps": 50000, "batch_size": 512, "hidden": 256, "latent_dim": 16,
+                   "g_norm": "none", "d_norm": "none", "checkpoint_every": 5000}
+# Images: a narrow DCGAN on the small datasets, about a minute on 2 CPU cores.
+IMAGES_QUICK = {"steps": 1500, "batch_size": 64, "ngf": 32, "ndf": 32}
+IMAGES_STANDARD = {"steps": 30000, "batch_size": 128, "checkpoint_every": 2000}
+
+
+def _family_profiles(quick: dict, quick_points: dict, standard: dict,
+                     standard_points: dict) -> dict:
+    """Each profile on top of the shared ones. The paper learning rates are slow for the short
+    quick runs on points, where several variants raise them (tuned on ring8, seed 0)."""
+    return {"quick": {**IMAGES_QUICK, **quick},
+            "quick:points": {**POINTS_QUICK, **quick_points},
+            "standard": {**IMAGES_STANDARD, **standard},
+            "standard:points": {**POINTS_STANDARD, **standard_points}}
+
+
+FAMILY_CAPABILITIES = ("sample", "latent")
+
+
 @hookimpl
 def register_models(register):
     register(ModelSpec(
@@ -49,12 +143,12 @@ def register_models(register):
         summary="the original GAN: MLP generator and discriminator, for 2-D points and small "
                 "images",
         paper="Goodfellow et al. 2014, Generative Adversarial Nets, arXiv:1406.2661",
-        factory="genbench_gans.gan:build",
+        factory="genbench_gans.models:build_gan",
         config=GanConfig,
         accepts=("points", "images"),
+        capabilities=FAMILY_CAPABILITIES,
         profiles={
             "quick": {"steps": 2000, "batch_size": 64, "hidden": 256},
-            # On 2-D mixtures BatchNorm in G hurt (grid25: 3 vs 8 modes in our quick runs).
             "quick:points": {"steps": 10000, "batch_size": 256, "hidden": 128, "latent_dim": 16,
                              "dropout": 0.0, "g_norm": "none", "lr_g": 1e-3, "lr_d": 1e-3,
                              "checkpoint_every": 2000},
@@ -70,11 +164,59 @@ def register_models(register):
                 "LeakyReLU D, tanh G; 32x32 or 64x64 images",
         paper="Radford et al. 2015, Unsupervised Representation Learning with Deep "
               "Convolutional GANs, arXiv:1511.06434",
-        factory="genbench_gans.dcgan:build",
+        factory="genbench_gans.models:build_dcgan",
         config=DcganConfig,
         accepts=("images",),
-        profiles={
-            "quick": {"steps": 1500, "batch_size": 64, "ngf": 32, "ndf": 32},
-            "standard": {"steps": 30000, "batch_size": 128, "checkpoint_every": 2000},
-        },
+        capabilities=FAMILY_CAPABILITIES,
+        profiles={"quick": dict(IMAGES_QUICK), "standard": dict(IMAGES_STANDARD)},
+    ))
+    register(ModelSpec(
+        name="wgan", family="gan",
+        summary="Wasserstein GAN: critic loss D(fake) - D(real), weight clipping at 0.01, "
+                "RMSprop 5e-5, 5 critic steps per G step",
+        paper="Arjovsky et al. 2017, Wasserstein GAN, arXiv:1701.07875",
+        factory="genbench_gans.models:build_wgan",
+        config=WganConfig,
+        accepts=("points", "images"),
+        capabilities=FAMILY_CAPABILITIES,
+        # Steps count critic updates, so G gets steps / 5 updates.
+        profiles=_family_profiles({"steps": 2500},
+                                  {"steps": 15000, "lr_g": 5e-4, "lr_d": 5e-4},
+                                  {"steps": 100000}, {"steps": 100000}),
+    ))
+    register(ModelSpec(
+        name="wgan-gp", family="gan",
+        summary="WGAN with a gradient penalty (lambda 10) instead of clipping; Adam 1e-4, "
+                "betas (0, 0.9), 5 critic steps per G step, no BatchNorm in the critic",
+        paper="Gulrajani et al. 2017, Improved Training of Wasserstein GANs, arXiv:1704.00028",
+        factory="genbench_gans.models:build_wgan_gp",
+        config=WganGpConfig,
+        accepts=("points", "images"),
+        capabilities=FAMILY_CAPABILITIES,
+        profiles=_family_profiles({"steps": 1500},
+                                  {"steps": 12000, "lr_g": 1e-3, "lr_d": 1e-3},
+                                  {"steps": 100000}, {"steps": 100000}),
+    ))
+    register(ModelSpec(
+        name="lsgan", family="gan",
+        summary="least-squares GAN: D regresses real to 1 and fake to 0, G pushes fakes to 1",
+        paper="Mao et al. 2017, Least Squares Generative Adversarial Networks, "
+              "arXiv:1611.04076",
+        factory="genbench_gans.models:build_lsgan",
+        config=LsganConfig,
+        accepts=("points", "images"),
+        capabilities=FAMILY_CAPABILITIES,
+        profiles=_family_profiles({}, {"lr_g": 1e-3, "lr_d": 1e-3}, {}, {}),
+    ))
+    register(ModelSpec(
+        name="sngan", family="gan",
+        summary="spectral normalisation on every discriminator layer, hinge loss; Adam 2e-4, "
+                "betas (0, 0.9), one D step per G step",
+        paper="Miyato et al. 2018, Spectral Normalization for Generative Adversarial Networks, "
+              "arXiv:1802.05957",
+        factory="genbench_gans.models:build_sngan",
+        config=SnganConfig,
+        accepts=("points", "images"),
+        capabilities=FAMILY_CAPABILITIES,
+        profiles=_family_profiles({}, {}, {}, {}),
     ))
