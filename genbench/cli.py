@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -307,9 +308,47 @@ def _show_record(record, workdir: str) -> None:
         _show_leaderboard(workdir, record.dataset, highlight=record.run_id, limit=10)
 
 
+SHORT_NAMES = {"precision": "prec", "recall": "rec", "density": "dens", "coverage": "cov",
+               "kid_mean": "KID", "is_mean": "IS", "modes_covered": "modes",
+               "high_quality": "HQ%", "reverse_kl": "rKL"}
+
+
+def _split_column(column: str) -> tuple[str, str, str]:
+    """``precision[evaluator] ↑`` -> ("prec", "evaluator", "↑")."""
+    name, _, arrow = column.rpartition(" ")
+    base, _, space = name.partition("[")
+    return SHORT_NAMES.get(base, base), space.rstrip("]"), arrow
+
+
+PRIORITY = ("modes", "HQ%", "rKL", "FID", "FD", "IS", "prec", "rec", "cov", "dens", "KID",
+            "NDB/K")
+
+
+def _fit_columns(frame, labels: dict[str, str], metric_base: dict[str, str], width: int):
+    """Keep the identity columns, then metrics in PRIORITY order while the table fits."""
+    def col_width(col) -> int:
+        cells = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in frame[col]]
+        return max(len(labels[col]), *map(len, cells)) + 3
+
+    keep = [c for c in frame.columns if c not in metric_base]
+    used = sum(col_width(c) for c in keep) + 2
+    rank = {name: i for i, name in enumerate(PRIORITY)}
+    dropped = 0
+    for col in sorted(metric_base, key=lambda c: rank.get(metric_base[c], len(PRIORITY))):
+        if used + col_width(col) <= width:
+            keep.append(col)
+            used += col_width(col)
+        else:
+            dropped += 1
+    return frame[[c for c in frame.columns if c in keep]], dropped
+
+
 def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
                       limit: int | None = None) -> None:
-    """The terminal view: rank, identity and metrics; the files hold the full table."""
+    """The terminal view: identity and as many metrics as fit, under short names, the feature
+    space in the title; the Markdown and CSV files hold every column."""
+    from collections import Counter
+
     from genbench.results.leaderboard import leaderboard_frame
     from genbench.results.store import open_store
 
@@ -318,20 +357,40 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
         out.print(f"no completed runs on {dataset} yet")
         return
     runs = list(frame["run"])
-    shown = frame.drop(columns=["steps", "wall time (s)", "device", "run"])
+    shown = frame.drop(columns=["rank", "steps", "wall time (s)", "device", "run"])
+    shown = shown[[c for c in shown.columns if "_std" not in c]]
+    title = f"Leaderboard: {dataset}"
+    if shown["profile"].nunique() == 1:
+        title += f", {shown['profile'].iloc[0]} profile"
+        shown = shown.drop(columns=["profile"])
     if not shown["settings"].any():
         shown = shown.drop(columns=["settings"])
     if limit:
         shown = shown.head(limit)
-    table = Table(title=f"Leaderboard: {dataset}" + (" (this run highlighted)" if highlight
-                                                     else ""),
-                  title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    identity = {"model", "profile", "settings", "seed"}
+    parts = {c: _split_column(c) for c in shown.columns if c not in identity}
+    spaces = Counter(space for _, space, _ in parts.values() if space)
+    main_space = spaces.most_common(1)[0][0] if spaces else ""
+    labels = {c: c for c in shown.columns}
+    for col, (name, space, arrow) in parts.items():
+        tag = f"[{space}]" if space and space != main_space else ""
+        labels[col] = f"{name}{tag} {arrow}"
+    shown, hidden = _fit_columns(shown, labels, {c: p[0] for c, p in parts.items()}, out.width)
+    if main_space:
+        title += f", {main_space} features"
+    if highlight:
+        title += " (this run highlighted)"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     for col in shown.columns:
-        table.add_column(Text(str(col)), overflow="fold")
+        table.add_column(Text(labels[col]), no_wrap=True)
     for i, (_, row) in enumerate(shown.iterrows()):
-        cells = [Text(f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row]
+        cells = [Text(f"{v:.3g}" if isinstance(v, float) else str(v)) for v in row]
         table.add_row(*cells, style="bold cyan" if runs[i] == highlight else None)
     out.print(table)
+    board = Path(workdir) / "leaderboards" / f"{dataset}.md"
+    more = f"{hidden} more columns and " if hidden else ""
+    out.print(Text(f"  rows best first; {more}every run's details in {board}", style="dim"),
+              soft_wrap=True)
 
 
 @app.command()
