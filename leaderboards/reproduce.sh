@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-create every table in leaderboards/ from scratch: quick profile, on this machine.
-#   bash leaderboards/reproduce.sh [WORKDIR]     (needs `genbench` on PATH; ~15 min on 2 CPU cores)
+#   bash leaderboards/reproduce.sh [WORKDIR]     (needs `genbench` on PATH; about 30 min on 2 CPU cores)
 # Each line of RUNS is: model dataset seeds...
 set -euo pipefail
 work=${1:-leaderboard-runs}
@@ -8,6 +8,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 RUNS="
 gan ring8 0 1 2
 gan grid25 0 1 2
+wgan ring8 0 1 2
+wgan grid25 0 1 2
+wgan-gp ring8 0 1 2
+wgan-gp grid25 0 1 2
+lsgan ring8 0 1 2
+lsgan grid25 0 1 2
+sngan ring8 0 1 2
+sngan grid25 0 1 2
 gan digits 0
 dcgan digits 0
 dcgan stacked-digits 0
