@@ -395,7 +395,7 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
             written.append(plots.image_grid(model.generate(z).cpu(), out / "interpolate.png",
                                             nrow=steps))
         if "conditional" in loaded.model_spec.capabilities and dataset.kind == "images":
-            classes, per_class = dataset.num_classes, 10
+            classes, per_class = min(dataset.num_classes, 10), 10  # the first 10 classes
             labels = torch.arange(classes).repeat_interleave(per_class).to(loaded.device)
             z = model.latent(classes * per_class, gen)
             written.append(plots.image_grid(model.generate(z, labels).cpu(),

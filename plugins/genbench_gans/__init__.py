@@ -3,7 +3,8 @@ a third-party plugin would be. Only specs and config dataclasses live here (no t
 the networks are imported when a model is built.
 
 Layout: ``nets`` (MLP and DCGAN-style G/D), ``objectives`` (the losses), ``core`` (the shared
-training step, tricks, EMA and sampling), ``models`` (each variant's factory, a few lines).
+training step, tricks, EMA and sampling), ``models`` (each variant's factory, a few lines),
+``conditional`` (the variants that use labels or learn codes: cgan, acgan, infogan, bigan, sgan).
 """
 
 from __future__ import annotations
@@ -136,6 +137,44 @@ def _family_profiles(quick: dict, quick_points: dict, standard: dict,
 FAMILY_CAPABILITIES = ("sample", "latent")
 
 
+@dataclass
+class CganConfig(DcganConfig):
+    """DCGAN-style nets with label embeddings (the 2014 paper used MLPs with maxout)."""
+
+
+@dataclass
+class AcganConfig(DcganConfig):
+    aux_weight: float = 1.0  # weight of the class log-likelihood in D's and G's losses
+
+
+@dataclass
+class InfoganConfig(DcganConfig):
+    # The paper's MNIST setting: 62 noise variables, one 10-way code, two continuous codes,
+    # lambda 1, Adam 2e-4 for D and 1e-3 for G.
+    latent_dim: int = 62  # noise variables
+    categorical: int = 10  # values of the categorical code
+    continuous: int = 2  # continuous codes, U(-1, 1)
+    info_weight: float = 1.0  # lambda
+    lr_g: float = 1e-3
+
+
+@dataclass
+class BiganConfig(DcganConfig):
+    # BiGAN's MNIST setting: a 50-dimensional uniform latent.
+    latent_dim: int = 50
+    latent: Literal["gaussian", "uniform"] = "uniform"
+
+
+@dataclass
+class SganConfig(DcganConfig):
+    labelled_per_class: int = 10  # labels kept per class (see genbench_gans.conditional)
+    supervised_weight: float = 1.0  # weight of the labelled examples' K-way cross-entropy
+
+
+IMAGE_PROFILES = {"quick": dict(IMAGES_QUICK), "standard": dict(IMAGES_STANDARD)}
+LABELLED = ("needs a labelled image dataset (digits: 10 classes, stacked-digits: 1000)")
+
+
 @hookimpl
 def register_models(register):
     register(ModelSpec(
@@ -219,4 +258,65 @@ def register_models(register):
         accepts=("points", "images"),
         capabilities=FAMILY_CAPABILITIES,
         profiles=_family_profiles({}, {}, {}, {}),
+    ))
+    register(ModelSpec(
+        name="cgan", family="gan",
+        summary="conditional GAN: G(z, y) and D(x, y) through label embeddings, DCGAN-style "
+                "nets; " + LABELLED,
+        paper="Mirza & Osindero 2014, Conditional Generative Adversarial Nets, "
+              "arXiv:1411.1784",
+        factory="genbench_gans.conditional:build_cgan",
+        config=CganConfig,
+        accepts=("images",),
+        capabilities=("sample", "latent", "conditional"),
+        profiles=dict(IMAGE_PROFILES),
+    ))
+    register(ModelSpec(
+        name="acgan", family="gan",
+        summary="auxiliary classifier GAN: G(z, y); D predicts real/fake and, with a second "
+                "head, the class; " + LABELLED,
+        paper="Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs, "
+              "arXiv:1610.09585",
+        factory="genbench_gans.conditional:build_acgan",
+        config=AcganConfig,
+        accepts=("images",),
+        capabilities=("sample", "latent", "conditional"),
+        profiles=dict(IMAGE_PROFILES),
+    ))
+    register(ModelSpec(
+        name="infogan", family="gan",
+        summary="InfoGAN: a categorical and continuous codes in G's input, a Q head on D "
+                "recovering them (mutual-information bound); unsupervised",
+        paper="Chen et al. 2016, InfoGAN: Interpretable Representation Learning by "
+              "Information Maximizing Generative Adversarial Nets, arXiv:1606.03657",
+        factory="genbench_gans.conditional:build_infogan",
+        config=InfoganConfig,
+        accepts=("images",),
+        capabilities=FAMILY_CAPABILITIES,
+        profiles=dict(IMAGE_PROFILES),
+    ))
+    register(ModelSpec(
+        name="bigan", family="gan",
+        summary="BiGAN / ALI: an encoder E(x) learnt with G; D judges (x, z) pairs, real "
+                "(x, E(x)) against generated (G(z), z)",
+        paper="Donahue et al. 2017, Adversarial Feature Learning, arXiv:1605.09782 (and "
+              "Dumoulin et al. 2017, Adversarially Learned Inference, arXiv:1606.00704)",
+        factory="genbench_gans.conditional:build_bigan",
+        config=BiganConfig,
+        accepts=("images",),
+        capabilities=("sample", "latent", "encode", "reconstruct"),
+        profiles=dict(IMAGE_PROFILES),
+    ))
+    register(ModelSpec(
+        name="sgan", family="gan",
+        summary="semi-supervised GAN: D is a (K+1)-way classifier (K classes + fake) trained "
+                "with labelled_per_class labels per class; reports its classifier accuracy; "
+                + LABELLED,
+        paper="Salimans et al. 2016, Improved Techniques for Training GANs, arXiv:1606.03498 "
+              "(and Odena 2016, Semi-Supervised Learning with GANs, arXiv:1606.01583)",
+        factory="genbench_gans.conditional:build_sgan",
+        config=SganConfig,
+        accepts=("images",),
+        capabilities=FAMILY_CAPABILITIES,
+        profiles=dict(IMAGE_PROFILES),
     ))
