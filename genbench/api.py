@@ -392,8 +392,13 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
             z0, z1 = model.latent(rows, gen), model.latent(rows, gen)
             t = torch.linspace(0, 1, steps, device=z0.device).view(1, steps, 1)
             z = (z0[:, None] * (1 - t) + z1[:, None] * t).reshape(rows * steps, -1)
-            written.append(plots.image_grid(model.generate(z).cpu(), out / "interpolate.png",
-                                            nrow=steps))
+            if "conditional" in loaded.model_spec.capabilities:  # one class per row
+                labels = (torch.arange(rows) % max(1, dataset.num_classes)).repeat_interleave(
+                    steps).to(z.device)
+                images = model.generate(z, labels)
+            else:
+                images = model.generate(z)
+            written.append(plots.image_grid(images.cpu(), out / "interpolate.png", nrow=steps))
         if "conditional" in loaded.model_spec.capabilities and dataset.kind == "images":
             classes, per_class = min(dataset.num_classes, 10), 10  # the first 10 classes
             labels = torch.arange(classes).repeat_interleave(per_class).to(loaded.device)

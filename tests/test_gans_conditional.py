@@ -113,9 +113,11 @@ def test_cgan_samples_cli_writes_a_class_grid(cli, workdir):
     record = run_cli(cli, "cgan", workdir)
     assert record["status"] == "completed"
     run_dir = Path(record["run_dir"])
-    code, stdout, stderr = cli("samples", record["run_id"], "--workdir", workdir)
+    code, stdout, stderr = cli("samples", record["run_id"], "--workdir", workdir,
+                               "--interpolate")
     assert code == 0, stderr
     assert (run_dir / "classes.png").stat().st_size > 0 and "classes.png" in stdout
+    assert (run_dir / "interpolate.png").stat().st_size > 0  # one class per row
 
 
 # -- acgan --------------------------------------------------------------------------------
