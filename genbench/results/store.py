@@ -80,7 +80,9 @@ class Store:
             conn.row_factory = sqlite3.Row
             rows = conn.execute(f"SELECT * FROM runs WHERE {where} ORDER BY created",
                                 params).fetchall()
-            metric_rows = conn.execute("SELECT * FROM metrics").fetchall()
+            metric_rows = conn.execute(
+                f"SELECT * FROM metrics WHERE run_id IN (SELECT run_id FROM runs WHERE {where})",
+                params).fetchall()
         metrics: dict[str, list[MetricValue]] = {}
         for m in metric_rows:
             metrics.setdefault(m["run_id"], []).append(MetricValue(
