@@ -124,12 +124,25 @@ def _find_resumable(store: Store, model: str, dataset: str, seed: int, key: str)
     return candidates[-1]
 
 
+# The methods each capability promises (see genbench.model.GenerativeModel).
+CAPABILITY_METHODS = {"latent": ("latent", "generate"), "conditional": ("generate",),
+                      "encode": ("encode",), "reconstruct": ("reconstruct",),
+                      "log_prob": ("log_likelihood",)}
+
+
 def build_model(spec: ModelSpec, config, data_info, device):
     try:
         factory = load_object(spec.factory)
     except ImportError as exc:
         raise GenbenchError(f"model {spec.name!r} could not be imported: {exc}") from None
-    return factory(config, data_info).to(device)
+    model = factory(config, data_info)
+    for capability in spec.capabilities:
+        for method in CAPABILITY_METHODS.get(capability, ()):
+            if not callable(getattr(model, method, None)):
+                raise GenbenchError(f"model {spec.name!r} declares the capability "
+                                    f"{capability!r} but has no {method}() method; fix the "
+                                    f"plugin or drop the capability from its ModelSpec")
+    return model.to(device)
 
 
 def generate(model, n: int, seed: int):
@@ -165,12 +178,14 @@ def check_extractor(name: str | None, dataset: DatasetSpec) -> str:
 
 
 def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, device,
-                    workdir: Path, options: dict | None):
+                    workdir: Path, options: dict | None, model: ModelSpec | None = None):
     """Choose the metrics and build every extractor they need, before any training, so a
     missing weights file or a weak evaluator stops the run before it costs anything."""
     from genbench import evaluation
 
-    metrics = evaluation.select_metrics(get_registries().metrics, dataset, metric_names)
+    metrics = evaluation.select_metrics(get_registries().metrics, dataset, metric_names,
+                                        model.capabilities if model else (),
+                                        model.name if model else "")
     extractor = check_extractor(extractor, dataset)
     # The evaluator's seed is fixed: every run on a dataset is scored by the same classifier.
     scorer = evaluation.Scorer(dataset, device, workdir, options, seed=0)
@@ -198,7 +213,8 @@ def model_metrics(model, reference) -> list:
 
 def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
                     config, metric_names, num_samples, run_dir: Path, scoring,
-                    report: EvalProgress | None = None) -> None:
+                    report: EvalProgress | None = None,
+                    model_shape: tuple[int, ...] | None = None) -> None:
     from genbench import plots
 
     metrics, extractor, scorer = scoring
@@ -212,13 +228,19 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
     if report:
         report("scoring", 1, total)
     record.metrics = scorer.score(reference, fake, metrics, extractor,
-                                  explicit=bool(metric_names),
+                                  explicit=bool(metric_names), model=model,
+                                  model_shape=model_shape,
                                   report=report and (lambda name, i: report(
                                       f"scoring {name}", 1 + i, total)))
     record.extractors = scorer.extractor_info()
     record.metrics += model_metrics(model, reference)
     record.split = dataset.eval_split
     title = f"{model_spec.name} on {dataset.name} ({record.profile}, seed {record.seed})"
+    import torch
+
+    with torch.no_grad():
+        latent_views(model_spec, dataset, model, model_shape or tuple(reference.x.shape[1:]),
+                     run_dir, torch.Generator().manual_seed(record.seed), interpolate=False)
     if dataset.kind == "images":
         plots.image_grid(fake[:64], run_dir / "samples.png")
     else:
@@ -243,7 +265,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     workdir = prepare_workdir(workdir)
     extractor_options = {**(extractor_options or {}), "data_root": data_root}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
-                              extractor_options)
+                              extractor_options, model_spec)
     store = Store(workdir)
 
 
@@ -296,7 +318,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         if outcome.status == "completed":
             try:
                 _score_and_draw(record, model_spec, dataset_spec, net, config, metrics,
-                                num_samples, run_dir, scoring, eval_progress)
+                                num_samples, run_dir, scoring, eval_progress, info.shape)
             except DivergedError as exc:
                 record.status, record.message = "diverged", str(exc)
     except KeyboardInterrupt:
@@ -408,6 +430,61 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
         if hasattr(model, "traversal") and dataset.kind == "images":
             grid, ncol = model.traversal(gen)
             written.append(plots.image_grid(grid.cpu(), out / "traversal.png", nrow=ncol))
+        written += latent_views(loaded.model_spec, dataset, model, tuple(loaded.ckpt["data_shape"]),
+                                out, gen, interpolate)
+    return written
+
+
+def latent_views(model_spec: ModelSpec, dataset: DatasetSpec, model, shape: tuple[int, ...],
+                 out: Path, gen, interpolate: bool = True) -> list[Path]:
+    """Pictures of what a model that encodes does with real data, from the evaluation split:
+    originals above their reconstructions, interpolations between two encoded test images
+    (originals at both ends), and for a 2-D latent space every test example's code coloured by
+    class."""
+    import torch
+
+    from genbench import plots
+    from genbench.data.base import resize_images
+
+    caps = set(model_spec.capabilities)
+    if not caps & {"reconstruct", "encode"}:
+        return []
+    data = load_object(dataset.loader)(split=dataset.eval_split)
+    x, y = data.x, data.y
+    if dataset.kind == "images" and tuple(x.shape[1:]) != shape:
+        x = resize_images(x, shape[-1])
+    device = model.device
+    label = (lambda idx: y[idx].to(device)) if y is not None else (lambda idx: None)  # noqa: E731
+    pick = torch.randperm(len(x), generator=gen)
+    written = []
+    if "reconstruct" in caps and dataset.kind == "images":
+        idx = pick[:16]
+        recon = model.reconstruct(x[idx].to(device), label(idx)).cpu()
+        rows = torch.cat([x[idx[:8]], recon[:8], x[idx[8:]], recon[8:]])
+        written.append(plots.image_grid(rows, out / "reconstructions.png", nrow=8))
+    if "encode" not in caps:
+        return written
+    conditional = "conditional" in caps
+    if interpolate and "latent" in caps and dataset.kind == "images":
+        rows, steps = 8, 8
+        a, b = pick[:rows], pick[rows:2 * rows]
+        if conditional and y is not None:  # interpolate within a class: pair with the same label
+            b = torch.stack([next((j for j in pick[rows:] if y[j] == y[i]), i) for i in a])
+        za, zb = model.encode(x[a].to(device), label(a)), model.encode(x[b].to(device), label(a))
+        t = torch.linspace(0, 1, steps, device=za.device).view(1, steps, 1)
+        z = (za[:, None] * (1 - t) + zb[:, None] * t).reshape(rows * steps, -1)
+        labels = label(a).repeat_interleave(steps) if conditional and y is not None else None
+        middle = (model.generate(z, labels) if labels is not None else model.generate(z))
+        middle = middle.cpu().view(rows, steps, *x.shape[1:])
+        grid = torch.cat([x[a][:, None], middle, x[b][:, None]], dim=1).flatten(0, 1)
+        written.append(plots.image_grid(grid, out / "interpolate_data.png", nrow=steps + 2))
+    codes = torch.cat([model.encode(x[i:i + 500].to(device),
+                                    None if y is None else y[i:i + 500].to(device)).cpu()
+                       for i in range(0, len(x), 500)])
+    if codes.dim() == 2 and codes.shape[1] == 2:
+        written.append(plots.latent_scatter(
+            codes, y, out / "latent.png",
+            f"{model_spec.name} on {dataset.name}: test codes ({dataset.eval_split} split)"))
     return written
 
 
@@ -439,9 +516,9 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     old_extractors = dict(record.extractors)
     extractor_options = {**(extractor_options or {}), "data_root": data_root}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
-                              extractor_options)
+                              extractor_options, model_spec)
     _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
-                    Path(record.run_dir), scoring, eval_progress)
+                    Path(record.run_dir), scoring, eval_progress, tuple(ckpt["data_shape"]))
     old.update({m.name: m for m in record.metrics})
     record.metrics = list(old.values())
     record.extractors = {**old_extractors, **record.extractors}

@@ -155,6 +155,27 @@ def register_metrics(register):
         compute="genbench.evaluation:compute_prdc",
         outputs={"precision": True, "recall": True, "density": True, "coverage": True},
     ))
+    register(MetricSpec(
+        name="reconstruction",
+        summary="MSE, PSNR and SSIM (torchmetrics) of the model's reconstructions of the "
+                "reference split, images in [0, 1] at native size; points: MSE",
+        reference="Wang et al. 2004 (SSIM)",
+        compute="genbench.evaluation:compute_reconstruction",
+        outputs={"mse": False, "psnr": True, "ssim": True},
+        uses_features=False,
+        requires=("reconstruct",),
+    ))
+    register(MetricSpec(
+        name="likelihood",
+        summary="negative log-likelihood (nats/example) and bits/dim of the reference split: "
+                "exact, or the IWAE bound (k=64) with the ELBO beside it; 8-bit images, "
+                "uniform dequantisation for densities",
+        reference="Theis et al. 2016 (dequantisation); Burda et al. 2016 (IWAE)",
+        compute="genbench.evaluation:compute_likelihood",
+        outputs={"nll": False, "bpd": False, "nll_elbo": False, "bpd_elbo": False},
+        uses_features=False,
+        requires=("log_prob",),
+    ))
 
 
 @hookimpl

@@ -36,6 +36,10 @@ class MetricContext:
     extractor: str | None = None
     device: torch.device = torch.device("cpu")
     options: dict[str, Any] = field(default_factory=dict)
+    # For metrics that ``require`` a model capability: the trained model and the shape of the
+    # data it was trained on ((C, H, W) can differ from the dataset's native size).
+    model: Any = None
+    model_shape: tuple[int, ...] | None = None
 
 
 # --- the builtin metrics' compute functions -------------------------------------------------
@@ -56,7 +60,10 @@ def compute_kid(ctx: MetricContext) -> dict[str, float]:
     from genbench.metrics.kid import kid
 
     real, fake = ctx.real_features.features, ctx.fake_features.features
-    size = min(ctx.options.get("kid_subset_size", 1000), len(real), len(fake))
+    smaller = min(len(real), len(fake))
+    size = min(ctx.options.get("kid_subset_size", 1000), smaller)
+    if size == smaller:  # every subset would be the whole set, and the spread meaningless
+        size = max(2, smaller // 2)
     return kid(real, fake, subsets=ctx.options.get("kid_subsets", 100), subset_size=size)
 
 
@@ -94,18 +101,72 @@ def compute_ndb(ctx: MetricContext) -> dict[str, float]:
                seed=ctx.options.get("seed", 0))
 
 
+def _model_inputs(ctx: MetricContext) -> torch.Tensor:
+    """The reference split at the size the model was trained on."""
+    from genbench.data.base import resize_images
+
+    x = ctx.real.x
+    if x.dim() == 4 and ctx.model_shape and tuple(x.shape[1:]) != tuple(ctx.model_shape):
+        x = resize_images(x, ctx.model_shape[-1])
+    return x
+
+
+def compute_reconstruction(ctx: MetricContext) -> dict[str, float]:
+    from genbench.data.base import resize_images
+    from genbench.metrics.reconstruction import reconstruction_metrics
+
+    x, xin, y = ctx.real.x, _model_inputs(ctx), ctx.real.y
+    chunk = 500
+    with torch.no_grad():
+        recon = torch.cat([
+            ctx.model.reconstruct(xin[i:i + chunk].to(ctx.device),
+                                  None if y is None else y[i:i + chunk].to(ctx.device))
+            .float().cpu() for i in range(0, len(xin), chunk)])
+    if x.dim() == 4 and recon.dim() == 4 and recon.shape[1:] != x.shape[1:]:
+        recon = resize_images(recon, x.shape[-1])
+    return reconstruction_metrics(x, recon, images=x.dim() == 4)
+
+
+def compute_likelihood(ctx: MetricContext) -> dict[str, float]:
+    from genbench.likelihood import dims
+    from genbench.metrics.likelihood import likelihood_metrics, split_log_likelihoods
+
+    x, xin = ctx.real.x, _model_inputs(ctx)
+    images = x.dim() == 4
+    k = int(ctx.options.get("iwae_k") or 64)
+    values = split_log_likelihoods(ctx.model, xin, ctx.real.y, images, k=k,
+                                   seed=ctx.options.get("seed", 0), device=ctx.device)
+    out = likelihood_metrics(values, dims(xin))
+    # Numbers on other terms than the standard ones never share a column with them.
+    suffix = ""
+    if images and xin.shape != x.shape:
+        suffix += f"@{xin.shape[-2]}x{xin.shape[-1]}"
+    if k != 64 and "iwae" in values:
+        suffix += f"@k{k}"
+    return {f"{key}{suffix}": value for key, value in out.items()}
+
+
 # --- selection and scoring ------------------------------------------------------------------
 
 def select_metrics(metrics: Registry[MetricSpec], dataset: DatasetSpec,
-                   names: list[str] | None) -> list[MetricSpec]:
-    """The metrics to compute: those named (each must apply), or every one that applies."""
+                   names: list[str] | None, capabilities: tuple[str, ...] = (),
+                   model: str = "") -> list[MetricSpec]:
+    """The metrics to compute: those named (each must apply), or every one that applies to the
+    dataset and whose required capabilities the model has."""
+    def has(spec: MetricSpec) -> bool:
+        return set(spec.requires) <= set(capabilities)
+
     if not names:
-        return [m for m in metrics if m.applies(dataset)]
+        return [m for m in metrics if m.applies(dataset) and has(m)]
     chosen = []
     for name in names:
         spec = metrics.get(name)
         if not spec.applies(dataset):
             raise GenbenchError(f"metric {name!r} does not apply to dataset {dataset.name!r}")
+        if not has(spec):
+            who = f"model {model!r}" if model else "this model"
+            raise GenbenchError(f"metric {name!r} needs a model that can "
+                                f"{' and '.join(spec.requires)}; {who} cannot")
         chosen.append(spec)
     return chosen
 
@@ -145,7 +206,8 @@ class Scorer:
 
     def score(self, real: TensorData, fake: torch.Tensor, metrics: list[MetricSpec],
               extractor_name: str, explicit: bool = False,
-              report: Report | None = None) -> list[MetricValue]:
+              report: Report | None = None, model=None,
+              model_shape: tuple[int, ...] | None = None) -> list[MetricValue]:
         """Compute ``metrics``; raises DivergedError if the samples are not finite."""
         if not torch.isfinite(fake).all():
             raise DivergedError("the model produced NaN or inf samples")
@@ -160,6 +222,12 @@ class Scorer:
             space = (spec.extractor or extractor_name) if spec.uses_features else None
             ctx = MetricContext(self.dataset, real, fake, extractor=space, device=self.device,
                                 options={**self.options, "seed": self.seed})
+            if spec.requires:
+                if model is None:
+                    continue
+                ctx.model, ctx.model_shape = model, model_shape
+                values += self._compute(spec, ctx, len(real), 0)
+                continue
             if space is not None:
                 if space not in features:
                     ex = self.extractor(space)
@@ -184,7 +252,7 @@ class Scorer:
         except ValueError as exc:
             raise GenbenchError(f"metric {spec.name}: {exc}") from None
         return [MetricValue(name=metric_name(key, ctx.extractor), value=float(value),
-                            higher_is_better=spec.outputs[key], metric=spec.name,
+                            higher_is_better=spec.outputs[key.split("@")[0]], metric=spec.name,
                             extractor=ctx.extractor, n_real=n_real, n_fake=n_fake)
                 for key, value in out.items()]
 

@@ -24,8 +24,30 @@ class DataInfo:
 
 
 class GenerativeModel(nn.Module):
-    """Subclass and implement ``train_step`` and ``sample``; optional capabilities are plain
-    methods (``reconstruct``, ``encode``, ``log_prob``...) named in the ModelSpec."""
+    """Subclass and implement ``train_step`` and ``sample``. Optional capabilities are plain
+    methods, and a model has one when its ModelSpec names it in ``capabilities``; genbench then
+    applies that capability's metrics and pictures to it automatically:
+
+    - ``"latent"``: ``latent(n, generator) -> z`` draws from the prior and
+      ``generate(z, labels=None) -> x`` decodes (latent interpolations, class grids).
+    - ``"conditional"``: ``generate`` takes ``labels`` (N,) ints; ``sample`` draws labels itself.
+    - ``"encode"``: ``encode(x, y=None) -> z`` (N, latent_dim), the code (a VAE's posterior
+      mean). ``y`` is given when the dataset has labels; conditional models need it.
+    - ``"reconstruct"``: ``reconstruct(x, y=None) -> x_hat``, deterministic, same shape as x
+      (MSE, PSNR, SSIM on the test split; reconstruction grids).
+    - ``"log_prob"``: ``log_likelihood(x, y=None, *, k=64, generator=None) -> {bound: (N,)}``,
+      per-example log-likelihoods in nats on :mod:`genbench.likelihood`'s conventions. The
+      class attribute ``likelihood`` says what x is: ``"density"`` models get dequantised
+      images (or raw points) and return log densities, ``"discrete"`` models get 8-bit bin
+      centres and return log probabilities. Keys are ``"exact"``, or ``"elbo"`` and ``"iwae"``
+      (the importance-weighted bound with ``k`` samples) for latent-variable models. An empty
+      dict means the model has no likelihood in this configuration.
+
+    ``extra_metrics(reference) -> {name: (value, higher_is_better)}`` reports numbers only the
+    model can give (a semi-supervised GAN's accuracy, a VQ-VAE's codebook usage).
+    """
+
+    likelihood: str = "density"
 
     def __init__(self) -> None:
         super().__init__()

@@ -59,3 +59,27 @@ def loss_curves(history: dict[str, list[float]], path: Path, title: str) -> Path
     if keys:
         ax.legend(fontsize=8)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def latent_scatter(codes: torch.Tensor, labels: torch.Tensor | None, path: Path,
+                   title: str) -> Path:
+    """A 2-D latent space: each encoded test example, coloured by its class."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    codes = codes.detach().float().cpu()
+    if labels is None:
+        ax.scatter(codes[:, 0], codes[:, 1], s=4, c="tab:blue", rasterized=True)
+    else:
+        classes = labels.cpu().unique().tolist()
+        cmap = "tab10" if len(classes) <= 10 else "viridis"
+        points = ax.scatter(codes[:, 0], codes[:, 1], s=4, c=labels.cpu().numpy(), cmap=cmap,
+                            rasterized=True)
+        if len(classes) <= 10:
+            handles, names = points.legend_elements()
+            ax.legend(handles, names, title="class", fontsize=7, loc="upper right")
+        else:
+            fig.colorbar(points, ax=ax, label="class")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_title(title, fontsize=10)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

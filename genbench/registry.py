@@ -107,6 +107,15 @@ class MetricSpec:
     # Needs (N, K) classifier logits from the extractor (the Inception Score does).
     requires_logits: bool = False
     reference: str = ""
+    # Model capabilities the metric needs (e.g. "reconstruct"); such a metric is computed from
+    # the trained model on the reference split, not from samples, and is applied to every model
+    # whose spec lists the capabilities.
+    requires: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.requires) - set(CAPABILITIES))
+        if bad:
+            raise GenbenchError(f"metric {self.name!r}: unknown capabilities {', '.join(bad)}")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,10 @@ from genbench.results.record import RunRecord
 
 # Ranking keys in order of preference; the first one present in a leaderboard decides the order.
 RANK_BY = ("modes_covered", "modes_covered[evaluator]", "high_quality", "FID", "FD[evaluator]",
-           "FD[raw]")
+           "FD[raw]", "bpd")
+# Metric families that get a leaderboard of their own (``<dataset>-likelihood.md``), ranking
+# only the models that have them.
+OWN_BOARD = {"likelihood": "likelihood"}
 
 
 def _arrow(higher: bool) -> str:
@@ -113,8 +117,9 @@ def _feature_spaces(records: list[RunRecord]) -> dict[str, str]:
     return described
 
 
-def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord]) -> str:
-    lines = [f"# Leaderboard: {dataset}", ""]
+def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
+                board: str = "") -> str:
+    lines = [f"# Leaderboard: {dataset}" + (f" ({board})" if board else ""), ""]
     lines.append("Rendered from the genbench store by `genbench leaderboard render`; do not edit "
                  "by hand. ↑ higher is better, ↓ lower is better. Compare rows only within a "
                  "profile: `quick` runs are CPU smoke budgets, `standard` runs paper-like ones.")
@@ -125,11 +130,20 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord]) -> 
         lines += _summary_markdown(records)
         lines.append(frame.to_markdown(index=False, floatfmt=".4g"))
         scored = next((r for r in records if r.status == "completed" and r.metrics), None)
-        if scored:
+        if scored and board == "likelihood":
             m = scored.metrics[0]
+            lines += ["", f"Evaluated on the `{scored.split}` split ({m.n_real} examples). "
+                          "`nll` is in nats per example, `bpd` in bits per dimension, both from "
+                          "the exact likelihood or, for latent-variable models, the "
+                          "importance-weighted bound (an upper bound on the true NLL), with "
+                          "the ELBO's beside it; images are 8-bit data, uniformly dequantised "
+                          "for density models (docs/metrics.md). Models without a likelihood "
+                          "(GANs) have no entry."]
+        elif scored:
+            m = next((m for m in scored.metrics if m.n_fake), scored.metrics[0])
             lines += ["", f"Scored on the `{scored.split}` split: {m.n_real} real and "
                           f"{m.n_fake} generated samples per run."]
-        spaces = _feature_spaces(records)
+        spaces = _feature_spaces(records) if board != "likelihood" else {}
         if spaces:
             lines += ["", "Feature spaces (`metric[extractor]`; `FID` is Inception-v3):"]
             lines += [f"- `{name}`: {text}" for name, text in spaces.items()]
@@ -151,9 +165,21 @@ def render(records: list[RunRecord], out_dir: str | Path,
     written = []
     for dataset in sorted(datasets or by_dataset):
         recs = by_dataset.get(dataset, [])
-        frame = leaderboard_frame(recs)
-        md, csv = out_dir / f"{dataset}.md", out_dir / f"{dataset}.csv"
-        write_text(md, to_markdown(dataset, frame, recs))
-        write_text(csv, frame.to_csv(index=False))
-        written += [md, csv]
+        boards = {"": _only(recs, lambda m: m.metric not in OWN_BOARD)}
+        for family, board in OWN_BOARD.items():
+            mine = _only(recs, lambda m, f=family: m.metric == f)
+            if any(r.metrics for r in mine):
+                boards[board] = [r for r in mine if r.metrics or r.status != "completed"]
+        for board, board_recs in boards.items():
+            frame = leaderboard_frame(board_recs)
+            stem = f"{dataset}-{board}" if board else dataset
+            md, csv = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
+            write_text(md, to_markdown(dataset, frame, board_recs, board))
+            write_text(csv, frame.to_csv(index=False))
+            written += [md, csv]
     return written
+
+
+def _only(records: list[RunRecord], keep) -> list[RunRecord]:
+    """Copies of the records holding only the metrics ``keep`` accepts."""
+    return [dataclasses.replace(r, metrics=[m for m in r.metrics if keep(m)]) for r in records]

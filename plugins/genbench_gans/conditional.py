@@ -296,8 +296,8 @@ class BiGAN(AdversarialModel):
                                               (config.beta1, config.beta2))
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """E(x), in eval mode."""
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E(x), in eval mode (labels are not used)."""
         was = self.encoder.training
         self.encoder.eval()
         try:
@@ -306,8 +306,8 @@ class BiGAN(AdversarialModel):
             self.encoder.train(was)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """G(E(x))."""
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """G(E(x)) (labels are not used)."""
         return self.generate(self.encode(x))
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:

@@ -1,0 +1,105 @@
+"""Specs and configs of the autoregressive models: ``pixelcnn`` (a gated PixelCNN over 8-bit
+pixels) and ``vq-vae`` (a VQ-VAE with a gated PixelCNN prior over its codes). No torch here; the
+networks live in :mod:`genbench_vaes.pixelcnn` and :mod:`genbench_vaes.vqvae`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from genbench.config import TrainConfig
+from genbench.registry import ModelSpec
+
+
+@dataclass
+class PixelCnnConfig(TrainConfig):
+    """A gated PixelCNN in the spirit of the paper's CIFAR-10 model (a 7x7 masked-A first layer,
+    then 3x3 gated layers, two 1x1 output layers and a 256-way softmax), narrower; Adam."""
+
+    image_size: int = 0  # 0 = the dataset's native size
+    hidden: int = 128  # feature maps in each stack
+    layers: int = 15  # gated layers, the first masked "A"
+    first_kernel: int = 7
+    kernel: int = 3
+    out_hidden: int = 512  # width of the 1x1 output layers before the softmax
+    embedding: int = 0  # 0: feed each value as its bin centre; > 0: a learnt embedding
+    lr: float = 1e-3
+
+
+@dataclass
+class VqVaeConfig(TrainConfig):
+    """The paper's image autoencoder (two stride-2 4x4 convolutions and two residual blocks with
+    256 hidden units, K = 512 codes, beta 0.25, Adam 2e-4); the code dimension D = 64 and the
+    prior's size are our choices. See :mod:`genbench_vaes.vqvae`."""
+
+    image_size: int = 0  # 0 = the dataset's native size
+    hidden: int = 256
+    res_blocks: int = 2
+    downsample: int = 2  # stride-2 convolutions: the code grid is H/2^d x W/2^d
+    codebook_size: int = 512  # K
+    code_dim: int = 64  # D
+    codebook: Literal["loss", "ema"] = "loss"  # codebook loss, or EMA updates (appendix A.1)
+    beta: float = 0.25  # commitment weight
+    ema_decay: float = 0.99
+    ema_epsilon: float = 1e-5  # Laplace smoothing of the EMA counts
+    lr: float = 2e-4
+    # The last round(prior_fraction * steps) steps train the prior on the frozen encoder's codes.
+    prior_fraction: float = 0.5
+    prior_hidden: int = 128
+    prior_layers: int = 10
+    prior_first_kernel: int = 7
+    prior_kernel: int = 3
+    prior_out_hidden: int = 512
+    prior_embedding: int = 64  # learnt embedding of each code index
+    prior_lr: float = 1e-3
+    steps: int = 20000
+    batch_size: int = 128
+
+
+PIXELCNN_PROFILES = {
+    # Narrow and shallow (enough to see all of an 8x8 image), a higher learning rate: about a
+    # minute on 2 CPU cores on digits, scoring included.
+    "quick": {"steps": 1000, "batch_size": 32, "hidden": 32, "layers": 5, "first_kernel": 5,
+              "out_hidden": 64, "lr": 2e-3, "checkpoint_every": 500},
+    "standard": {"steps": 50000, "batch_size": 64, "checkpoint_every": 2000},
+}
+
+VQVAE_PROFILES = {
+    # A small autoencoder with one downsampling (8x8 -> 4x4 codes), K = 64 codes of dimension
+    # 16, the EMA codebook (the paper's appendix) and higher learning rates: with the codebook
+    # loss at Adam 2e-4 the codes move too slowly for a short run and most stay unused.
+    "quick": {"steps": 1500, "batch_size": 64, "hidden": 64, "res_blocks": 1, "downsample": 1,
+              "codebook_size": 64, "code_dim": 16, "codebook": "ema", "lr": 1e-3,
+              "prior_hidden": 32, "prior_layers": 4, "prior_first_kernel": 3,
+              "prior_out_hidden": 64, "prior_embedding": 16, "prior_lr": 3e-3,
+              "checkpoint_every": 500},
+    "standard": {"steps": 60000, "batch_size": 128, "checkpoint_every": 2000},
+}
+
+SPECS = (
+    ModelSpec(
+        name="pixelcnn", family="autoregressive",
+        summary="gated PixelCNN: vertical and horizontal masked stacks, tanh*sigmoid gates, a "
+                "256-way softmax per value; exact likelihood (channels factorised in order)",
+        paper="van den Oord et al. 2016, Conditional Image Generation with PixelCNN Decoders, "
+              "arXiv:1606.05328; van den Oord et al. 2016, Pixel Recurrent Neural Networks, "
+              "arXiv:1601.06759",
+        factory="genbench_vaes.pixelcnn:build_pixelcnn",
+        config=PixelCnnConfig,
+        accepts=("images",),
+        capabilities=("sample", "log_prob"),
+        profiles=PIXELCNN_PROFILES,
+    ),
+    ModelSpec(
+        name="vq-vae", family="vae",
+        summary="vector-quantised autoencoder (nearest-code quantisation, straight-through "
+                "gradients, codebook loss or EMA) with a gated PixelCNN prior over the codes",
+        paper="van den Oord et al. 2017, Neural Discrete Representation Learning, "
+              "arXiv:1711.00937",
+        factory="genbench_vaes.vqvae:build_vqvae",
+        config=VqVaeConfig,
+        accepts=("images",),
+        capabilities=("sample", "reconstruct"),
+        profiles=VQVAE_PROFILES,
+    ),
+)
