@@ -157,6 +157,24 @@ def generate(model, n: int, seed: int):
     return torch.cat(parts)
 
 
+def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK):
+    """``model.translate`` over a split, in chunks, at the model's size and back to the
+    target domain's native size."""
+    import torch
+
+    from genbench.data.base import resize_images
+
+    if model_shape and tuple(x.shape[1:]) != tuple(model_shape):
+        x = resize_images(x, model_shape[-1])
+    model.eval()
+    with torch.no_grad():
+        out = torch.cat([model.translate(x[i:i + chunk].to(model.device)).float().cpu()
+                         for i in range(0, len(x), chunk)])
+    if tuple(out.shape[1:]) != tuple(out_shape):
+        out = resize_images(out, out_shape[-1])
+    return out
+
+
 def _train_size(config) -> int | None:
     return getattr(config, "image_size", 0) or None
 
@@ -216,15 +234,26 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
                     report: EvalProgress | None = None,
                     model_shape: tuple[int, ...] | None = None) -> None:
     from genbench import plots
+    from genbench.data.base import TensorData
 
     metrics, extractor, scorer = scoring
-    reference = load_object(dataset.loader)(split=dataset.eval_split,
-                                            root=scorer.options.get("data_root"))
-    n = num_samples or config.num_samples or len(reference)
+    reference = dataset.load(dataset.eval_split, root=scorer.options.get("data_root"))
     total = len(metrics) + 1
-    if report:
-        report(f"sampling {n}", 0, total)
-    fake = generate(model, n, seed=record.seed + 1)
+    model_data = reference
+    if "translate" in model_spec.capabilities and reference.target is not None:
+        # A translation model is scored on its translations of every test image of domain A,
+        # against the test images of domain B.
+        if report:
+            report(f"translating {len(reference)}", 0, total)
+        fake = translate_split(model, reference.x, model_shape, reference.target.shape[1:])
+        reference = TensorData(f"{dataset.name}-B", reference.split, reference.target,
+                               meta={"aligned": dataset.kind == "paired"
+                                     or "aligned-target" in dataset.traits})
+    else:
+        n = num_samples or config.num_samples or len(reference)
+        if report:
+            report(f"sampling {n}", 0, total)
+        fake = generate(model, n, seed=record.seed + 1)
     if report:
         report("scoring", 1, total)
     record.metrics = scorer.score(reference, fake, metrics, extractor,
@@ -233,7 +262,7 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
                                   report=report and (lambda name, i: report(
                                       f"scoring {name}", 1 + i, total)))
     record.extractors = scorer.extractor_info()
-    record.metrics += model_metrics(model, reference)
+    record.metrics += model_metrics(model, model_data)
     record.split = dataset.eval_split
     title = f"{model_spec.name} on {dataset.name} ({record.profile}, seed {record.seed})"
     import torch
@@ -241,7 +270,11 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
     with torch.no_grad():
         latent_views(model_spec, dataset, model, model_shape or tuple(reference.x.shape[1:]),
                      run_dir, torch.Generator().manual_seed(record.seed), interpolate=False)
-    if dataset.kind == "images":
+    if reference is not model_data:  # translations: input | output | truth
+        truth = reference.x if reference.meta.get("aligned") else None
+        plots.translation_grid(model_data.x[:8], fake[:8], None if truth is None else truth[:8],
+                               run_dir / "translations.png")
+    elif dataset.kind == "images":
         plots.image_grid(fake[:64], run_dir / "samples.png")
     else:
         plots.scatter(fake, reference.x, run_dir / "samples.png", title,
@@ -277,9 +310,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     # Data and model first: a missing dataset or a setting the model refuses is the user's to
     # fix, and leaves nothing behind in the store.
     training.seed_everything(seed)
-    train_data = load_object(dataset_spec.loader)(split="train", image_size=_train_size(config),
-                                                  root=data_root)
-    info = DataInfo(dataset_spec.kind, tuple(train_data.x.shape[1:]), dataset_spec.num_classes)
+    train_data = dataset_spec.load("train", image_size=_train_size(config), root=data_root)
+    info = DataInfo(dataset_spec.kind, tuple(train_data.x.shape[1:]), dataset_spec.num_classes,
+                    () if train_data.target is None else tuple(train_data.target.shape[1:]))
     net = build_model(model_spec, config, info, torch_device)
     resume_from = None
     if resume:
@@ -305,9 +338,11 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     previous_wall = record.wall_time if resume else 0.0
     try:
         batches = training.InMemoryBatches(train_data.x, train_data.y, config.batch_size, seed,
-                                           torch_device)
+                                           torch_device, target=train_data.target,
+                                           paired=dataset_spec.kind == "paired")
         meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,
-                "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape)}
+                "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape),
+                "target_shape": list(info.target_shape)}
         outcome = training.train(net, batches, config, checkpoint=run_dir / "checkpoint.pt",
                                  meta=meta, resume_from=resume_from, progress=progress)
         record.steps = outcome.step
@@ -373,7 +408,8 @@ def load_trained(target: str, store: Store, device: str = "auto") -> Loaded:
         raise GenbenchError(f"checkpoint has settings {model_spec.name} no longer knows: {extra}")
     config = model_spec.config(**ckpt["config"])
     torch_device = resolve_device(device)
-    info = DataInfo(dataset_spec.kind, tuple(ckpt["data_shape"]), dataset_spec.num_classes)
+    info = DataInfo(dataset_spec.kind, tuple(ckpt["data_shape"]), dataset_spec.num_classes,
+                    tuple(ckpt.get("target_shape") or ()))
     net = build_model(model_spec, config, info, torch_device)
     net.load_training_state(ckpt["state"])
     net.eval()
@@ -397,12 +433,24 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
     gen = torch.Generator().manual_seed(seed)
     title = f"{loaded.model_spec.name} on {dataset.name}"
     written = []
+    if "sample" not in loaded.model_spec.capabilities:
+        if "translate" not in loaded.model_spec.capabilities:
+            raise GenbenchError(f"{loaded.model_spec.name} neither samples nor translates: "
+                                f"nothing to draw")
+        test = dataset.load(dataset.eval_split)
+        pick = torch.randperm(len(test), generator=gen)[:n]
+        outputs = translate_split(model, test.x[pick], tuple(loaded.ckpt["data_shape"]),
+                                  test.target.shape[1:])
+        aligned = dataset.kind == "paired" or "aligned-target" in dataset.traits
+        return [plots.translation_grid(test.x[pick], outputs,
+                                       test.target[pick] if aligned else None,
+                                       out / "translations.png")]
     with torch.no_grad():
         fake = generate(model, n, seed)
         if dataset.kind == "images":
             written.append(plots.image_grid(fake, out / "samples.png"))
         else:
-            reference = load_object(dataset.loader)(split=dataset.eval_split)
+            reference = dataset.load(dataset.eval_split)
             written.append(plots.scatter(generate(model, max(n, 2500), seed), reference.x,
                                          out / "samples.png", title,
                                          reference.meta.get("modes")))
@@ -449,7 +497,7 @@ def latent_views(model_spec: ModelSpec, dataset: DatasetSpec, model, shape: tupl
     caps = set(model_spec.capabilities)
     if not caps & {"reconstruct", "encode"}:
         return []
-    data = load_object(dataset.loader)(split=dataset.eval_split)
+    data = dataset.load(dataset.eval_split)
     x, y = data.x, data.y
     if dataset.kind == "images" and tuple(x.shape[1:]) != shape:
         x = resize_images(x, shape[-1])

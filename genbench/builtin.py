@@ -91,6 +91,12 @@ def register_datasets(register):
     ))
 
 
+    from genbench.data.translation_specs import translation_datasets
+
+    for spec in translation_datasets():
+        register(spec)
+
+
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(
@@ -166,6 +172,17 @@ def register_metrics(register):
         requires=("reconstruct",),
     ))
     register(MetricSpec(
+        name="translation",
+        summary="L1, PSNR and SSIM of translations against the true translations of the same "
+                "test images (paired data, and offline tasks whose answer is known), [0, 1]",
+        reference="Isola et al. 2017 (pix2pix); Wang et al. 2004 (SSIM)",
+        compute="genbench.evaluation:compute_translation",
+        outputs={"l1": False, "psnr": True, "ssim": True},
+        applies=lambda dataset: dataset.kind == "paired" or "aligned-target" in dataset.traits,
+        uses_features=False,
+        requires=("translate",),
+    ))
+    register(MetricSpec(
         name="likelihood",
         summary="negative log-likelihood (nats/example) and bits/dim of the reference split: "
                 "exact, or the IWAE bound (k=64) with the ELBO beside it; 8-bit images, "
@@ -197,5 +214,5 @@ def register_extractors(register):
         summary="torch-fidelity's InceptionV3 (2048-d pool features, logits); weights from "
                 "--inception-weights, GENBENCH_INCEPTION_WEIGHTS or the torch hub cache",
         factory="genbench.features.inception:make_inception_extractor",
-        applies=lambda dataset: dataset.kind == "images",
+        applies=lambda dataset: dataset.kind != "points",
     ))

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from genbench.errors import GenbenchError
+from genbench.results.record import board_stem
 
 app = typer.Typer(
     name="genbench",
@@ -43,6 +44,11 @@ err = Console(stderr=True, highlight=False)
 class Format(str, Enum):
     table = "table"
     json = "json"
+
+
+class Direction(str, Enum):
+    AtoB = "AtoB"
+    BtoA = "BtoA"
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for scripts.")]
@@ -307,9 +313,10 @@ def _show_record(record, workdir: str) -> None:
     run_dir = Path(record.run_dir)
     files = [("samples", run_dir / "samples.png"), ("losses", run_dir / "losses.png"),
              ("reconstructions", run_dir / "reconstructions.png"),
+             ("translations", run_dir / "translations.png"),
              ("latent codes", run_dir / "latent.png"), ("record", run_dir / "record.json"),
              ("store", Path(workdir) / "genbench.sqlite"),
-             ("leaderboard", Path(workdir) / "leaderboards" / f"{record.dataset}.md")]
+             ("leaderboard", Path(workdir) / "leaderboards" / f"{board_stem(record.dataset)}.md")]
     for label, path in files:
         if path.exists():
             out.print(f"  {label:<16} {escape(str(path))}", soft_wrap=True)
@@ -396,7 +403,7 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
         cells = [Text(f"{v:.3g}" if isinstance(v, float) else str(v)) for v in row]
         table.add_row(*cells, style="bold cyan" if runs[i] == highlight else None)
     out.print(table)
-    board = Path(workdir) / "leaderboards" / f"{dataset}.md"
+    board = Path(workdir) / "leaderboards" / f"{board_stem(dataset)}.md"
     more = f"{hidden} more columns and " if hidden else ""
     out.print(Text(f"  rows best first; {more}every run's details in {board}", style="dim"),
               soft_wrap=True)
@@ -407,7 +414,8 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
 def run(
     model: Annotated[str, typer.Argument(help="Model name, see `genbench models`.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name, see "
-                                         "`genbench datasets`.")],
+                                         "`genbench datasets`; folder datasets take their "
+                                         "path: paired-folder:PATH.")],
     profile: Annotated[str, typer.Option(help="quick: minutes on a CPU; standard: a paper-like "
                                               "budget for a GPU.")] = "quick",
     seed: Annotated[int, typer.Option(help="Seeds weights, batches and sampling.")] = 0,
@@ -426,6 +434,9 @@ def run(
     inception_weights: InceptionOpt = None,
     data_root: DataRootOpt = None,
     iwae_k: IwaeOpt = 64,
+    direction: Annotated[Direction, typer.Option(
+        "--direction", help="Translation datasets: AtoB, or BtoA to swap the domains (the "
+                            "same as adding :BtoA to the dataset's name).")] = Direction.AtoB,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Train MODEL on a dataset, score it, store the record and update the leaderboard.
@@ -436,6 +447,8 @@ def run(
     """
     from genbench import api
 
+    if direction == Direction.BtoA and not dataset.endswith(":BtoA"):
+        dataset = f"{dataset}:BtoA"
     console = err if fmt == Format.json else out
     progress, update, evaluating = _progress_bar(console)
     with progress:
@@ -492,7 +505,8 @@ def evaluate(
 def samples(
     target: Annotated[str, typer.Argument(help="A run id (see `genbench runs`) or a "
                                                "checkpoint file.", metavar="RUN|CHECKPOINT")],
-    n: Annotated[int, typer.Option("--n", min=1, max=1024, help="Samples in the grid.")] = 64,
+    n: Annotated[int, typer.Option("--n", "-n", min=1, max=1024,
+                                   help="Samples (or translated test images) in the grid.")] = 64,
     seed: Annotated[int, typer.Option(help="Seeds the latent draws.")] = 0,
     interpolate: Annotated[bool, typer.Option(
         "--interpolate", help="Also write latent interpolations (8 rows of 10 steps).")] = False,

@@ -127,6 +127,17 @@ def compute_reconstruction(ctx: MetricContext) -> dict[str, float]:
     return reconstruction_metrics(x, recon, images=x.dim() == 4)
 
 
+def compute_translation(ctx: MetricContext) -> dict[str, float]:
+    """Translations against the known true translations of the same test images."""
+    from genbench.metrics.reconstruction import reconstruction_metrics
+
+    if not ctx.real.meta.get("aligned") or ctx.fake.shape != ctx.real.x.shape:
+        return {}
+    out = reconstruction_metrics(ctx.real.x, ctx.fake, images=True)
+    l1 = float(((ctx.fake.double().clamp(-1, 1) - ctx.real.x.double()).abs() / 2).mean())
+    return {"l1": l1, "psnr": out["psnr"], "ssim": out["ssim"]}
+
+
 def compute_likelihood(ctx: MetricContext) -> dict[str, float]:
     from genbench.likelihood import dims
     from genbench.metrics.likelihood import likelihood_metrics, split_log_likelihoods
@@ -226,7 +237,9 @@ class Scorer:
                 if model is None:
                     continue
                 ctx.model, ctx.model_shape = model, model_shape
-                values += self._compute(spec, ctx, len(real), 0)
+                uses_outputs = "translate" in spec.requires  # scores the translations
+                values += self._compute(spec, ctx, len(real),
+                                        fake.shape[0] if uses_outputs else 0)
                 continue
             if space is not None:
                 if space not in features:

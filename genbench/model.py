@@ -18,9 +18,10 @@ from genbench.errors import GenbenchError
 class DataInfo:
     """What a model factory learns about the data it will be trained on."""
 
-    kind: str  # "points" or "images"
-    shape: tuple[int, ...]  # (D,) or (C, H, W) as the model will see it
+    kind: str  # "points", "images", or for translation "paired" / "unpaired"
+    shape: tuple[int, ...]  # (D,) or (C, H, W) as the model will see it (domain A)
     num_classes: int = 0
+    target_shape: tuple[int, ...] = ()  # translation: (C, H, W) of domain B
 
 
 class GenerativeModel(nn.Module):
@@ -35,6 +36,10 @@ class GenerativeModel(nn.Module):
       mean). ``y`` is given when the dataset has labels; conditional models need it.
     - ``"reconstruct"``: ``reconstruct(x, y=None) -> x_hat``, deterministic, same shape as x
       (MSE, PSNR, SSIM on the test split; reconstruction grids).
+    - ``"translate"``: ``translate(x, direction="AtoB") -> x_B`` maps domain-A images to
+      domain B (``"BtoA"`` the other way, for models that learn both), deterministic in eval
+      mode. Translation models are trained with ``train_step(x, y)`` where ``x`` is a batch of
+      domain A and ``y`` a batch of domain B (aligned for paired data); they need not ``sample``.
     - ``"log_prob"``: ``log_likelihood(x, y=None, *, k=64, generator=None) -> {bound: (N,)}``,
       per-example log-likelihoods in nats on :mod:`genbench.likelihood`'s conventions. The
       class attribute ``likelihood`` says what x is: ``"density"`` models get dequantised

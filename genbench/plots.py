@@ -83,3 +83,24 @@ def latent_scatter(codes: torch.Tensor, labels: torch.Tensor | None, path: Path,
     ax.set_ylabel("z[1]")
     ax.set_title(title, fontsize=10)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def translation_grid(inputs: torch.Tensor, outputs: torch.Tensor, truth: torch.Tensor | None,
+                     path: Path) -> Path:
+    """One row per example: input | output | ground truth (when known), at the output's size;
+    grey inputs are shown in colour channels when the outputs have three."""
+    import torch.nn.functional as F
+
+    size = outputs.shape[-1]
+    columns = [inputs, outputs] + ([truth] if truth is not None else [])
+    channels = max(c.shape[1] for c in columns)
+    cells = []
+    for images in columns:
+        images = images.detach().float().cpu()
+        if images.shape[-1] != size:
+            images = F.interpolate(images, size=(size, size), mode="nearest")
+        if images.shape[1] != channels:
+            images = images.expand(-1, channels, -1, -1)
+        cells.append(images)
+    rows = torch.stack(cells, dim=1).flatten(0, 1)
+    return image_grid(rows, path, nrow=len(columns))

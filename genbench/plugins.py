@@ -16,7 +16,14 @@ import pluggy
 
 from genbench import hookspecs
 from genbench.errors import GenbenchError
-from genbench.registry import DatasetSpec, ExtractorSpec, MetricSpec, ModelSpec, Registry
+from genbench.registry import (
+    DatasetRegistry,
+    DatasetSpec,
+    ExtractorSpec,
+    MetricSpec,
+    ModelSpec,
+    Registry,
+)
 
 ENTRY_POINT_GROUP = "genbench"
 BUILTIN_PLUGINS = ("genbench.builtin",)
@@ -98,7 +105,8 @@ def _load_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
 
 def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registries:
     by_name = {info.name: info for info in infos}
-    registries = {kind: Registry(kind.rstrip("s")) for kind in _HOOKS}
+    registries = {kind: (DatasetRegistry if kind == "datasets" else Registry)(kind.rstrip("s"))
+                  for kind in _HOOKS}
     for kind, (hook_name, spec_type) in _HOOKS.items():
         registry = registries[kind]
         for impl in getattr(pm.hook, hook_name).get_hookimpls():

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from genbench.errors import GenbenchError
 
 # What a dataset holds, and so what a model must accept.
-DATA_KINDS = ("points", "images")
+DATA_KINDS = ("points", "images", "paired", "unpaired")
 # Optional model capabilities; "sample" is the one every generative model has.
 CAPABILITIES = ("sample", "latent", "conditional", "reconstruct", "encode", "translate",
                 "anomaly_score", "log_prob")
@@ -37,7 +37,7 @@ class ModelSpec:
     paper: str
     factory: str
     config: type
-    accepts: tuple[str, ...] = DATA_KINDS
+    accepts: tuple[str, ...] = ("points", "images")
     capabilities: tuple[str, ...] = ("sample",)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -84,6 +84,24 @@ class DatasetSpec:
     default_extractor: str = ""
     # Whether loading needs files under --data-root (torchvision sets) or is built in.
     needs_data_root: bool = False
+    # Translation datasets: the (C, H, W) of domain B (``shape`` is domain A's).
+    target_shape: tuple[int, ...] = ()
+    # Datasets named with an argument, ``NAME:ARG`` (e.g. ``paired-folder:PATH``): what ARG is.
+    # The loader then also receives ``argument=ARG``.
+    argument: str = ""
+    # Set on the spec that ``DatasetRegistry.get`` returns for ``NAME:ARG[:BtoA]``: the bound
+    # argument and, for translation datasets, the direction.
+    value: str = ""
+    direction: str = "AtoB"
+
+    def load(self, split: str, image_size: int | None = None, root=None):
+        """Load one split as a :class:`genbench.data.base.TensorData`."""
+        kwargs = {}
+        if self.argument:
+            kwargs["argument"] = self.value
+        if self.kind in ("paired", "unpaired"):
+            kwargs["direction"] = self.direction
+        return load_object(self.loader)(split=split, image_size=image_size, root=root, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -174,6 +192,42 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+DIRECTIONS = ("AtoB", "BtoA")
+
+
+class DatasetRegistry(Registry[DatasetSpec]):
+    """Datasets, where a name may carry an argument and a direction: ``NAME``, ``NAME:ARG``
+    (for specs with an ``argument``, e.g. ``paired-folder:/data/facades``), and for translation
+    datasets a trailing ``:BtoA`` (or ``:AtoB``) that swaps the domains."""
+
+    def get(self, name: str) -> DatasetSpec:
+        import dataclasses
+
+        if name in self._specs and not self._specs[name].argument:
+            return self._specs[name]
+        base, _, rest = name.partition(":")
+        spec = super().get(base)
+        direction = "AtoB"
+        if spec.kind in ("paired", "unpaired") and rest.rsplit(":", 1)[-1] in DIRECTIONS:
+            head, _, direction = rest.rpartition(":")
+            rest = head
+        if rest in DIRECTIONS and spec.kind not in ("paired", "unpaired"):
+            raise GenbenchError(f"dataset {base!r} holds {spec.kind}, not translation pairs: "
+                                f"a direction ({rest}) does not apply")
+        if spec.argument and not rest:
+            raise GenbenchError(f"dataset {base!r} needs an argument: --dataset "
+                                f"{base}:{spec.argument}")
+        if rest and not spec.argument:
+            raise GenbenchError(f"dataset {base!r} takes no argument (got {rest!r})")
+        return dataclasses.replace(spec, name=canonical_dataset(base, rest, direction),
+                                   value=rest, direction=direction)
+
+
+def canonical_dataset(base: str, value: str = "", direction: str = "AtoB") -> str:
+    """The name a dataset is recorded under: ``NAME[:ARG][:BtoA]``."""
+    return base + (f":{value}" if value else "") + (":BtoA" if direction == "BtoA" else "")
 
 
 def unknown_name_message(kind: str, name: str, available: list[str]) -> str:

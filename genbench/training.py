@@ -32,30 +32,54 @@ class TrainOutcome:
     seconds: float = 0.0
 
 
-class InMemoryBatches:
-    """Shuffled mini-batches whose order depends only on (seed, step), so a resumed run sees
-    exactly the batches the uninterrupted run would have seen."""
+class _Shuffled:
+    """Indices of one tensor's mini-batches, reshuffled every epoch from (seed, epoch)."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
-                 device: torch.device):
-        n = x.shape[0]
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device):
         if n < 2:
             raise GenbenchError("the training split has fewer than 2 examples")
-        self.batch_size = min(batch_size, n)
+        self.n, self.batch_size, self.seed, self.device = n, min(batch_size, n), seed, device
         self.per_epoch = n // self.batch_size
-        self.seed = seed
-        self.x = x.to(device)
-        self.y = None if y is None else y.to(device)
         self._epoch = -1
         self._perm: torch.Tensor | None = None
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def indices(self, step: int) -> torch.Tensor:
         epoch, k = divmod(step, self.per_epoch)
         if epoch != self._epoch:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm = torch.randperm(self.x.shape[0], generator=gen).to(self.x.device)
+            self._perm = torch.randperm(self.n, generator=gen).to(self.device)
             self._epoch = epoch
-        idx = self._perm[k * self.batch_size:(k + 1) * self.batch_size]
+        return self._perm[k * self.batch_size:(k + 1) * self.batch_size]
+
+
+class InMemoryBatches:
+    """Shuffled mini-batches whose order depends only on (seed, step), so a resumed run sees
+    exactly the batches the uninterrupted run would have seen.
+
+    Translation data also has a ``target`` domain: a batch is then ``(x_A, x_B)``, the same
+    examples of both for paired data, an independently shuffled batch of B for unpaired data.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
+                 device: torch.device, target: torch.Tensor | None = None,
+                 paired: bool = True):
+        self.order = _Shuffled(x.shape[0], batch_size, seed, device)
+        self.batch_size = self.order.batch_size
+        self.x = x.to(device)
+        self.y = None if y is None else y.to(device)
+        self.target = None if target is None else target.to(device)
+        self.target_order = None
+        if target is not None and not paired:
+            self.target_order = _Shuffled(target.shape[0], self.batch_size, seed + 7919, device)
+        elif target is not None and target.shape[0] != x.shape[0]:
+            raise GenbenchError(f"paired data needs as many B as A examples (got "
+                                f"{target.shape[0]} and {x.shape[0]})")
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self.order.indices(step)
+        if self.target is not None:
+            other = idx if self.target_order is None else self.target_order.indices(step)
+            return self.x[idx], self.target[other]
         return self.x[idx], None if self.y is None else self.y[idx]
 
 

@@ -17,6 +17,12 @@ class TensorData:
 
     ``x`` is float32: points as (N, D), images as (N, C, H, W) scaled to [-1, 1]. ``y`` holds
     integer class labels or ``None``. ``meta`` carries what metrics may need (mode centres...).
+
+    Translation datasets (kinds "paired" and "unpaired") hold domain A in ``x`` and domain B in
+    ``target`` (M, C_B, H, W), also in [-1, 1]: aligned with ``x`` (M == N, example i of
+    ``target`` is the translation of example i of ``x``) for paired data, and for unpaired data
+    an independent set, except where the dataset knows the true translation of its test images
+    (trait "aligned-target").
     """
 
     name: str
@@ -24,6 +30,7 @@ class TensorData:
     x: torch.Tensor
     y: torch.Tensor | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    target: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from genbench.atomic import write_text
-from genbench.results.record import RunRecord
+from genbench.results.record import RunRecord, board_stem
 
 # Ranking keys in order of preference; the first one present in a leaderboard decides the order.
 RANK_BY = ("modes_covered", "modes_covered[evaluator]", "high_quality", "FID", "FD[evaluator]",
@@ -172,7 +172,7 @@ def render(records: list[RunRecord], out_dir: str | Path,
                 boards[board] = [r for r in mine if r.metrics or r.status != "completed"]
         for board, board_recs in boards.items():
             frame = leaderboard_frame(board_recs)
-            stem = f"{dataset}-{board}" if board else dataset
+            stem = board_stem(dataset) + (f"-{board}" if board else "")
             md, csv = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
             write_text(md, to_markdown(dataset, frame, board_recs, board))
             write_text(csv, frame.to_csv(index=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -53,3 +54,9 @@ class RunRecord:
 
     def metric_map(self) -> dict[str, float]:
         return {m.name: m.value for m in self.metrics}
+
+
+def board_stem(dataset: str) -> str:
+    """A file name for a dataset's leaderboard: ``paired-folder:/data/facades`` becomes
+    ``paired-folder_data_facades``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", dataset).strip("_") or "dataset"

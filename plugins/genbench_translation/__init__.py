@@ -1,0 +1,122 @@
+"""genbench's image-to-image translation plugin: pix2pix (paired data) and CycleGAN (unpaired).
+
+Only specs and config dataclasses live here (no torch import); the networks are imported when
+a model is built. Layout: ``nets`` (U-Net and ResNet generators, PatchGAN discriminator) and
+``models`` (the shared :class:`~genbench_translation.models.TranslationModel`, the two models,
+their factories).
+
+Both models are trained with ``train_step(x, y)``, x a batch of domain A and y one of domain B,
+and offer ``translate(x, direction)`` (capability "translate"); they do not sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from genbench import hookimpl
+from genbench.config import TrainConfig
+from genbench.registry import ModelSpec
+
+
+@dataclass
+class TranslationConfig(TrainConfig):
+    """Settings both models take; defaults are pix2pix's (Isola et al. 2017)."""
+
+    steps: int = 80000  # 200 epochs of the 400 facades pairs at batch size 1
+    batch_size: int = 1  # both papers' usual batch size
+    checkpoint_every: int = 5000
+    image_size: int = 0  # images are resized to this size; 0 = the dataset's own size
+    generator: Literal["unet", "resnet"] = "unet"
+    ngf: int = 64  # generator width (C64 of the first layer)
+    ndf: int = 64  # discriminator width
+    # BatchNorm uses its running statistics in eval mode (translations do not depend on the
+    # batch); "instance" is CycleGAN's InstanceNorm.
+    norm: Literal["batch", "instance"] = "batch"
+    # U-Net: in the first three decoder blocks; ResNet generator: inside each residual block.
+    dropout: float = 0.5
+    res_blocks: int = 0  # ResNet generator: 0 = the paper's 6 up to 128x128, 9 from 256x256
+    # Stride-2 layers of the PatchGAN; 0 = 3 (70x70 patches) from 128px, 2 at 64px (34x34
+    # patches), 1 at 32px (16x16 patches): see genbench_translation.nets.
+    d_layers: int = 0
+    lr: float = 2e-4  # Adam, both G and D
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # The learning rate is constant until this fraction of the steps, then linear to 0 at the
+    # last step; 1 = constant throughout.
+    decay_from: float = 1.0
+
+
+@dataclass
+class Pix2pixConfig(TranslationConfig):
+    lambda_l1: float = 100.0  # weight of |G(a) - b|_1 beside the cGAN loss
+
+
+@dataclass
+class CycleganConfig(TranslationConfig):
+    steps: int = 200000  # 100 + 100 epochs of about 1000 images at batch size 1
+    generator: Literal["unet", "resnet"] = "resnet"
+    norm: Literal["batch", "instance"] = "instance"
+    dropout: float = 0.0
+    lambda_cycle: float = 10.0  # weight of the cycle-consistency L1 losses
+    # Weight of the identity losses |G(b) - b| + |F(a) - a| as a fraction of lambda_cycle (the
+    # paper's 0.5 * lambda); only when both domains have the same channel count, else off.
+    lambda_identity: float = 0.5
+    pool_size: int = 50  # generated images kept for the discriminators; 0 = no history
+    decay_from: float = 0.5  # the paper: 100 epochs at 2e-4, then 100 decaying linearly to 0
+
+
+# quick: 64x64, narrow nets, a few minutes on a 2-core CPU; standard: 256x256, paper widths.
+PIX2PIX_QUICK = {"image_size": 64, "ngf": 32, "ndf": 32, "steps": 1500, "batch_size": 4,
+                 "checkpoint_every": 500}
+PIX2PIX_STANDARD = {"image_size": 256, "steps": 80000, "batch_size": 1,
+                    "checkpoint_every": 5000}
+CYCLEGAN_QUICK = {"image_size": 64, "ngf": 32, "ndf": 32, "res_blocks": 3, "steps": 800,
+                  "batch_size": 1, "checkpoint_every": 200}
+CYCLEGAN_STANDARD = {"image_size": 256, "steps": 200000, "batch_size": 1,
+                     "checkpoint_every": 5000}
+
+
+@dataclass
+class CopyConfig(TrainConfig):
+    steps: int = 1  # nothing to learn
+    checkpoint_every: int = 1
+
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(
+        name="pix2pix", family="translation",
+        summary="conditional GAN for paired image-to-image translation: U-Net generator with "
+                "skip connections, PatchGAN discriminator on (A, B), cGAN + 100 * L1 loss",
+        paper="Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial "
+              "Networks, arXiv:1611.07004",
+        factory="genbench_translation.models:build_pix2pix",
+        config=Pix2pixConfig,
+        accepts=("paired",),
+        capabilities=("translate",),
+        profiles={"quick": dict(PIX2PIX_QUICK), "standard": dict(PIX2PIX_STANDARD)},
+    ))
+    register(ModelSpec(
+        name="copy", family="translation",
+        summary="the identity baseline: the output is the input (channels repeated or averaged "
+                "to the target's); what a translation model must beat",
+        paper="a baseline (Isola et al. 2017 compare against it implicitly: L1 to the truth)",
+        factory="genbench_translation.models:build_copy",
+        config=CopyConfig,
+        accepts=("paired", "unpaired"),
+        capabilities=("translate",),
+        profiles={},
+    ))
+    register(ModelSpec(
+        name="cyclegan", family="translation",
+        summary="unpaired translation both ways: two ResNet generators and two PatchGANs, "
+                "LSGAN + cycle-consistency (lambda 10) + identity losses, 50-image history",
+        paper="Zhu et al. 2017, Unpaired Image-to-Image Translation using Cycle-Consistent "
+              "Adversarial Networks, arXiv:1703.10593",
+        factory="genbench_translation.models:build_cyclegan",
+        config=CycleganConfig,
+        accepts=("paired", "unpaired"),
+        capabilities=("translate",),
+        profiles={"quick": dict(CYCLEGAN_QUICK), "standard": dict(CYCLEGAN_STANDARD)},
+    ))

@@ -1,0 +1,184 @@
+"""The core's side of image-to-image translation: dataset names with arguments and directions,
+paired and unpaired batches, and scoring a model by its translations of the test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import cli_json
+
+from genbench.errors import GenbenchError
+from genbench.plugins import get_registries
+from genbench.training import InMemoryBatches
+
+PLUGIN = """
+import torch
+from dataclasses import dataclass
+from genbench import hookimpl
+from genbench.config import TrainConfig
+from genbench.data.base import TensorData
+from genbench.model import GenerativeModel
+from genbench.registry import DatasetSpec, ModelSpec
+
+
+def load_negatives(split="train", image_size=None, root=None, argument=None,
+                   direction="AtoB"):
+    # Domain A: random 1x8x8 images; domain B: their negatives, in 3 channels. Aligned.
+    gen = torch.Generator().manual_seed(0 if split == "train" else 1)
+    a = torch.rand(40, 1, 8, 8, generator=gen) * 2 - 1
+    b = (-a).expand(-1, 3, -1, -1).contiguous()
+    if argument == "shifted":
+        b = (b + 0.5).clamp(-1, 1)
+    if direction == "BtoA":
+        a, b = b, a
+    return TensorData("negatives", split, a, target=b)
+
+
+@dataclass
+class Config(TrainConfig):
+    steps: int = 3
+    batch_size: int = 8
+    flip: bool = True
+
+
+class Negate(GenerativeModel):
+    def __init__(self, config, data):
+        super().__init__()
+        self.config, self.data = config, data
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.optimizers = {"opt": torch.optim.SGD([self.w], lr=0.0)}
+        self.seen = []
+
+    def train_step(self, x, y):
+        assert x.shape[1:] == self.data.shape and y.shape[1:] == self.data.target_shape
+        return {"loss": float((y[:, :1] + x).abs().mean())}
+
+    def translate(self, x, direction="AtoB"):
+        out = -x if self.config.flip else x
+        c = self.data.target_shape[0]
+        out = out[:, :c] if out.shape[1] >= c else out.expand(-1, c, -1, -1)
+        return out + self.w
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec(name="negatives", kind="paired", shape=(1, 8, 8),
+                         target_shape=(3, 8, 8), summary="s", source="s",
+                         loader="genbench_test_negate:load_negatives", argument="VARIANT"))
+
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(name="negate", family="test", summary="s", paper="p",
+                       factory="genbench_test_negate:Negate", config=Config,
+                       accepts=("paired",), capabilities=("translate",)))
+"""
+
+
+def test_dataset_names_carry_an_argument_and_a_direction(fake_plugin):
+    fake_plugin("negate", PLUGIN)
+    datasets = get_registries().datasets
+    spec = datasets.get("negatives:plain")
+    assert spec.value == "plain" and spec.direction == "AtoB" and spec.name == "negatives:plain"
+    swapped = datasets.get("negatives:/some/path:BtoA")
+    assert swapped.value == "/some/path" and swapped.direction == "BtoA"
+    data = swapped.load("test")
+    assert data.x.shape == (40, 3, 8, 8) and data.target.shape == (40, 1, 8, 8)
+    with pytest.raises(GenbenchError, match="needs an argument: --dataset negatives:VARIANT"):
+        datasets.get("negatives")
+    with pytest.raises(GenbenchError, match="takes no argument"):
+        datasets.get("digits:foo")
+    with pytest.raises(GenbenchError, match="unknown dataset 'nope'"):
+        datasets.get("nope:x")
+
+
+def test_paired_batches_keep_pairs_and_unpaired_ones_shuffle_b_apart():
+    a = torch.arange(20.0).view(20, 1)
+    b = a * 100
+    paired = InMemoryBatches(a, None, 4, 0, torch.device("cpu"), target=b, paired=True)
+    for step in range(12):
+        x, y = paired.batch(step)
+        assert torch.equal(y, x * 100)
+    unpaired = InMemoryBatches(a, None, 4, 0, torch.device("cpu"), target=b[:13], paired=False)
+    mismatched, seen = 0, set()
+    for step in range(9):
+        x, y = unpaired.batch(step)
+        assert y.shape == (4, 1)
+        mismatched += int(not torch.equal(y, x * 100))
+        seen.update((y / 100).long().flatten().tolist())
+    assert mismatched > 0 and seen <= set(range(13))
+    again = InMemoryBatches(a, None, 4, 0, torch.device("cpu"), target=b[:13], paired=False)
+    assert torch.equal(again.batch(5)[1], unpaired.batch(5)[1])  # depends only on (seed, step)
+    with pytest.raises(GenbenchError, match="as many B as A"):
+        InMemoryBatches(a, None, 4, 0, torch.device("cpu"), target=b[:13], paired=True)
+
+
+def test_a_translation_model_is_scored_on_its_translations(fake_plugin, cli, workdir):
+    fake_plugin("negate", PLUGIN)
+    record = cli_json(cli, "run", "negate", "--dataset", "negatives:plain", "--workdir",
+                      workdir)
+    assert record["status"] == "completed" and record["dataset"] == "negatives:plain"
+    values = {m["name"]: m for m in record["metrics"]}
+    # The model's translations are the true ones: perfect scores against the aligned truth.
+    assert values["l1"]["value"] == 0 and values["ssim"]["value"] == pytest.approx(1.0)
+    assert values["psnr"]["value"] == 100.0 and values["l1"]["n_fake"] == 40
+    assert values["FD[raw]"]["value"] == pytest.approx(0, abs=1e-6)
+    assert (Path(record["run_dir"]) / "translations.png").stat().st_size > 0
+    assert not (Path(record["run_dir"]) / "samples.png").exists()
+    code, stdout, stderr = cli("samples", record["run_id"], "--workdir", workdir, "-n", "4")
+    assert code == 0 and "translations.png" in stdout, stderr
+
+    worse = cli_json(cli, "run", "negate", "--dataset", "negatives:plain", "--workdir", workdir,
+                     "--set", "flip=false")
+    copy = {m["name"]: m["value"] for m in worse["metrics"]}
+    assert copy["l1"] > 0.3 and copy["FD[raw]"] > 1
+    board = (workdir / "leaderboards" / "negatives_plain.md").read_text()
+    assert board.index("flip=false") > board.index("| negate")  # the perfect run ranks first
+
+
+def test_translation_models_refuse_other_data(fake_plugin, cli, workdir):
+    fake_plugin("negate", PLUGIN)
+    code, _, stderr = cli("run", "negate", "--dataset", "digits", "--workdir", workdir)
+    assert code == 2 and "takes paired, but dataset 'digits' holds images" in stderr
+    code, _, stderr = cli("run", "dcgan", "--dataset", "negatives:plain", "--workdir", workdir)
+    assert code == 2 and "holds paired" in stderr
+
+
+def test_direction_option_swaps_the_domains(fake_plugin, cli, workdir):
+    fake_plugin("negate", PLUGIN)
+    code, _, stderr = cli("run", "negate", "--dataset", "negatives:plain", "--direction", "BtoA",
+                          "--workdir", workdir)
+    # B (3 channels) becomes the input: the model's train_step sees (3, 8, 8) inputs.
+    assert code == 0, stderr
+    record = cli_json(cli, "runs", "--workdir", workdir)[0]
+    assert record["dataset"] == "negatives:plain:BtoA"
+    code, _, stderr = cli("run", "dcgan", "--dataset", "digits", "--direction", "BtoA",
+                          "--workdir", workdir)
+    assert code == 2 and "not translation pairs" in stderr
+
+
+@pytest.mark.parametrize(("model", "dataset", "expected"), [
+    ("pix2pix", "edges2digits", {"l1", "psnr", "ssim", "FD[raw]"}),
+    ("cyclegan", "digits2ink", {"l1", "ssim", "cycle_l1_A", "cycle_l1_B"}),
+    ("cyclegan", "edges2digits:BtoA", {"l1", "cycle_l1_A"}),
+])
+def test_builtin_translation_models_on_the_offline_tasks(model, dataset, expected, cli,
+                                                         workdir):
+    record = cli_json(cli, "run", model, "--dataset", dataset, "--steps", "2", "--workdir",
+                      workdir, "--set", "image_size=32", "--set", "ngf=8", "--set", "ndf=8")
+    assert record["status"] == "completed" and record["dataset"] == dataset
+    names = {m["name"] for m in record["metrics"]}
+    assert expected <= names
+    assert (Path(record["run_dir"]) / "translations.png").stat().st_size > 0
+
+
+def test_the_copy_baseline_scores_the_input_against_the_truth(cli, workdir):
+    from genbench.plugins import get_registries
+
+    record = cli_json(cli, "run", "copy", "--dataset", "edges2digits", "--workdir", workdir)
+    values = {m["name"]: m["value"] for m in record["metrics"]}
+    test = get_registries().datasets.get("edges2digits").load("test")
+    assert values["l1"] == pytest.approx(float((test.x - test.target).abs().mean() / 2),
+                                         rel=1e-5)
