@@ -182,3 +182,39 @@ def test_the_copy_baseline_scores_the_input_against_the_truth(cli, workdir):
     test = get_registries().datasets.get("edges2digits").load("test")
     assert values["l1"] == pytest.approx(float((test.x - test.target).abs().mean() / 2),
                                          rel=1e-5)
+
+
+def _folder_images(folder: Path, count: int, width: int, height: int, seed: int) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+
+
+def test_pix2pix_and_cyclegan_train_from_folders_in_the_real_formats(cli, workdir, tmp_path):
+    paired, unpaired = tmp_path / "facades", tmp_path / "horse2zebra"
+    _folder_images(paired / "train", 6, 32, 16, 0)  # A | B side by side
+    _folder_images(paired / "val", 8, 32, 16, 1)  # no test/: val/ is the evaluation split
+    for i, name in enumerate(("trainA", "trainB", "testA", "testB")):
+        _folder_images(unpaired / name, 5 + i, 16, 16, 10 + i)
+    narrow = ("--steps", "2", "--set", "ngf=8", "--set", "ndf=8", "--workdir", workdir)
+    record = cli_json(cli, "run", "pix2pix", "--dataset", f"paired-folder:{paired}",
+                      "--set", "image_size=16", "--metrics", "translation", *narrow)
+    assert record["status"] == "completed" and {m["name"] for m in record["metrics"]} == {
+        "l1", "psnr", "ssim"}
+    assert record["metrics"][0]["n_real"] == 8
+    record = cli_json(cli, "run", "cyclegan", "--dataset", f"unpaired-folder:{unpaired}",
+                      "--set", "image_size=16", "--metrics", "kid", *narrow)
+    names = {m["name"] for m in record["metrics"]}
+    assert {"kid_mean[raw]", "cycle_l1_A", "cycle_l1_B"} <= names
+    # no ground truth for unpaired folders: asking for it is a clear error
+    code, _, stderr = cli("run", "cyclegan", "--dataset", f"unpaired-folder:{unpaired}",
+                          "--metrics", "translation", *narrow)
+    assert code == 2 and "does not apply" in stderr
+    code, _, stderr = cli("run", "pix2pix", "--dataset", f"paired-folder:{tmp_path / 'nope'}",
+                          *narrow)
+    assert code == 2 and "does not exist" in stderr and len(stderr.strip().splitlines()) == 1
