@@ -162,14 +162,22 @@ def datasets(fmt: FormatOpt = Format.table) -> None:
     from genbench.plugins import get_registries
 
     reg = get_registries()
-    rows = [{"name": d.name, "kind": d.kind, "shape": list(d.shape), "classes": d.num_classes,
-             "plugin": reg.datasets.owners[d.name], "summary": d.summary, "source": d.source}
+    rows = [{"name": d.name, "argument": d.argument, "kind": d.kind,
+             "shape": list(d.shape), "target_shape": list(d.target_shape),
+             "classes": d.num_classes, "plugin": reg.datasets.owners[d.name],
+             "summary": d.summary, "source": d.source}
             for d in reg.datasets]
     if fmt == Format.json:
         return _print_json(rows)
+
+    def shape(row) -> str:
+        text = "x".join(map(str, row["shape"]))
+        return text + (" → " + "x".join(map(str, row["target_shape"]))
+                       if row["target_shape"] else "")
+
     out.print(_table("Datasets", ["name", "kind", "shape", "plugin", "summary"],
-                     [[r["name"], r["kind"], "x".join(map(str, r["shape"])), r["plugin"],
-                       r["summary"]] for r in rows]))
+                     [[r["name"] + (f":{r['argument']}" if r["argument"] else ""), r["kind"],
+                       shape(r), r["plugin"], r["summary"]] for r in rows]))
 
 
 @app.command()
