@@ -89,7 +89,7 @@ def _summary_markdown(records: list[RunRecord]) -> list[str]:
     table = frame[["model", "profile", "settings", "seeds"]].copy()
     for name, higher in directions.items():
         table[f"{name} {_arrow(higher)}"] = [
-            f"{m:.4g}" + ("" if pd.isna(h) else f" ± {h:.2g}")
+            "" if pd.isna(m) else f"{m:.4g}" + ("" if pd.isna(h) else f" ± {h:.2g}")
             for m, h in zip(frame[name], frame[f"{name} ±"], strict=True)]
     return ["## Across seeds", "",
             "Mean ± half-width of the 95% confidence interval over seeds (Student's t), per "
@@ -128,7 +128,8 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
         lines.append("No completed runs yet.")
     else:
         lines += _summary_markdown(records)
-        lines.append(frame.to_markdown(index=False, floatfmt=".4g"))
+        shown = frame.astype(object).where(frame.notna(), None)  # blank, not "nan"
+        lines.append(shown.to_markdown(index=False, floatfmt=".4g", missingval=""))
         scored = next((r for r in records if r.status == "completed" and r.metrics), None)
         if scored and board == "likelihood":
             m = scored.metrics[0]
