@@ -18,10 +18,10 @@ import statistics
 import time
 
 import torch
+from genbench_vaes.pixelcnn import GatedPixelCNN
 
 from genbench.config import resolve_config
 from genbench.plugins import get_registries
-from genbench_vaes.pixelcnn import GatedPixelCNN
 
 
 def plain_sample(net: GatedPixelCNN, n: int, size: int, uniforms: torch.Tensor) -> torch.Tensor:
