@@ -380,8 +380,9 @@ class Copy(GenerativeModel):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
         self.steps_done += 1
-        return {"l1_to_target": float((self.translate(x) - y).abs().mean())
-                if y is not None and y.shape[1:] == self.translate(x).shape[1:] else 0.0}
+        out = self.translate(x)
+        aligned = y is not None and y.shape == out.shape
+        return {"l1_to_target": float((out - y).abs().mean()) if aligned else 0.0}
 
     def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
         if x.shape[1] == self.out_channels:
