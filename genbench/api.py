@@ -127,7 +127,7 @@ def _find_resumable(store: Store, model: str, dataset: str, seed: int, key: str)
 # The methods each capability promises (see genbench.model.GenerativeModel).
 CAPABILITY_METHODS = {"latent": ("latent", "generate"), "conditional": ("generate",),
                       "encode": ("encode",), "reconstruct": ("reconstruct",),
-                      "log_prob": ("log_likelihood",)}
+                      "log_prob": ("log_likelihood",), "anomaly_score": ("anomaly_score",)}
 
 
 def build_model(spec: ModelSpec, config, data_info, device):
@@ -204,6 +204,11 @@ def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, d
     metrics = evaluation.select_metrics(get_registries().metrics, dataset, metric_names,
                                         model.capabilities if model else (),
                                         model.name if model else "")
+    if "anomaly" in dataset.traits and not metric_names and not any(
+            "anomaly_score" in m.requires for m in metrics):
+        raise GenbenchError(f"model {model.name if model else '?'!r} cannot score anomalies: it "
+                            f"has neither anomaly_score() nor reconstruct(); try anogan, "
+                            f"f-anogan, ganomaly or an autoencoder (`genbench models`)")
     extractor = check_extractor(extractor, dataset)
     # The evaluator's seed is fixed: every run on a dataset is scored by the same classifier.
     scorer = evaluation.Scorer(dataset, device, workdir, options, seed=0)
@@ -229,17 +234,18 @@ def model_metrics(model, reference) -> list:
             for name, (value, higher) in values.items()]
 
 
-def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
-                    config, metric_names, num_samples, run_dir: Path, scoring,
-                    report: EvalProgress | None = None,
-                    model_shape: tuple[int, ...] | None = None) -> None:
-    from genbench import plots
+def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model, config,
+           metric_names, num_samples, scoring, report: EvalProgress | None = None,
+           model_shape: tuple[int, ...] | None = None, bootstrap: bool = True):
+    """Generate (or translate the test split), score, and add the model's own metrics.
+    Returns (metric values, the reference scored against, the model's input data, outputs)."""
     from genbench.data.base import TensorData
 
     metrics, extractor, scorer = scoring
     reference = dataset.load(dataset.eval_split, root=scorer.options.get("data_root"))
     total = len(metrics) + 1
     model_data = reference
+    model.eval()
     if "translate" in model_spec.capabilities and reference.target is not None:
         # A translation model is scored on its translations of every test image of domain A,
         # against the test images of domain B.
@@ -249,6 +255,8 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
         reference = TensorData(f"{dataset.name}-B", reference.split, reference.target,
                                meta={"aligned": dataset.kind == "paired"
                                      or "aligned-target" in dataset.traits})
+    elif "sample" not in model_spec.capabilities:
+        fake = None  # e.g. GANomaly: scored by its capabilities only
     else:
         n = num_samples or config.num_samples or len(reference)
         if report:
@@ -256,13 +264,29 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
         fake = generate(model, n, seed=record.seed + 1)
     if report:
         report("scoring", 1, total)
-    record.metrics = scorer.score(reference, fake, metrics, extractor,
-                                  explicit=bool(metric_names), model=model,
-                                  model_shape=model_shape,
-                                  report=report and (lambda name, i: report(
-                                      f"scoring {name}", 1 + i, total)))
-    record.extractors = scorer.extractor_info()
-    record.metrics += model_metrics(model, model_data)
+    values = scorer.score(reference, fake, metrics, extractor, explicit=bool(metric_names),
+                          model=model, model_shape=model_shape, bootstrap=bootstrap,
+                          report=report and (lambda name, i: report(
+                              f"scoring {name}", 1 + i, total)))
+    values += model_metrics(model, model_data)
+    return values, reference, model_data, fake
+
+
+def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model,
+                    config, metric_names, num_samples, run_dir: Path, scoring,
+                    report: EvalProgress | None = None,
+                    model_shape: tuple[int, ...] | None = None) -> None:
+    from genbench import plots
+
+    record.metrics, reference, model_data, fake = _score(
+        record, model_spec, dataset, model, config, metric_names, num_samples, scoring, report,
+        model_shape)
+    record.extractors = scoring[2].extractor_info()
+    record.evaluation = dict(scoring[2].notes)
+    if "anomaly" in dataset.traits:
+        record.evaluation["selection"] = (
+            f"the final weights after the profile's fixed {record.steps} steps; the test split "
+            f"is never used for training or model selection")
     record.split = dataset.eval_split
     title = f"{model_spec.name} on {dataset.name} ({record.profile}, seed {record.seed})"
     import torch
@@ -270,7 +294,13 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
     with torch.no_grad():
         latent_views(model_spec, dataset, model, model_shape or tuple(reference.x.shape[1:]),
                      run_dir, torch.Generator().manual_seed(record.seed), interpolate=False)
-    if reference is not model_data:  # translations: input | output | truth
+    scores = scoring[2].artifacts.get("anomaly_scores")
+    if scores is not None:
+        plots.score_histogram(scores, scoring[2].artifacts["anomaly_target"],
+                              run_dir / "anomaly_scores.png", title)
+    if fake is None:
+        pass
+    elif reference is not model_data:  # translations: input | output | truth
         truth = reference.x if reference.meta.get("aligned") else None
         plots.translation_grid(model_data.x[:8], fake[:8], None if truth is None else truth[:8],
                                run_dir / "translations.png")
@@ -281,14 +311,32 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
                       reference.meta.get("modes"))
 
 
+def expand_classes(dataset: str) -> list[str]:
+    """``NAME:all`` for a dataset whose argument is a class (the anomaly protocols): one name
+    per class, ``NAME:0`` ... ; any other name as it is."""
+    base, _, arg = dataset.partition(":")
+    if arg != "all":
+        return [dataset]
+    from genbench.registry import Registry
+
+    spec = Registry.get(get_registries().datasets, base)  # the spec itself, no argument bound
+    if not spec.argument or "anomaly" not in spec.traits or not spec.num_classes:
+        raise GenbenchError(f"dataset {base!r} has no classes to run one by one ('all')")
+    return [f"{base}:{k}" for k in range(spec.num_classes)]
+
+
 def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         steps: int | None = None, device: str = "auto", overrides: tuple[str, ...] = (),
         workdir: str | Path = DEFAULT_WORKDIR, resume: bool = False,
         metrics: list[str] | None = None, num_samples: int | None = None,
         progress: Progress | None = None, eval_progress: EvalProgress | None = None,
         extractor: str | None = None, extractor_options: dict | None = None,
-        data_root: str | None = None) -> RunRecord:
-    """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard."""
+        data_root: str | None = None, eval_every: int = 0) -> RunRecord:
+    """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard.
+
+    ``eval_every=N`` also scores the model every N steps during training (without the
+    bootstrap intervals) and keeps the trajectory of (step, training seconds, metrics) in the
+    record, ending with the final scores."""
     registries = get_registries()
     model_spec = registries.models.get(model)
     dataset_spec = registries.datasets.get(dataset)
@@ -343,8 +391,26 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,
                 "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape),
                 "target_shape": list(info.target_shape)}
+        def evaluate_now(step: int, seconds: float) -> None:
+            point = {"step": step, "seconds": round(seconds, 3), "metrics": {}}
+            try:
+                values, *_ = _score(record, model_spec, dataset_spec, net, config, metrics,
+                                    num_samples, scoring, eval_progress and (
+                                        lambda what, done, total: eval_progress(
+                                            f"step {step}: {what}", done, total)),
+                                    info.shape, bootstrap=False)
+                point["metrics"] = {m.name: m.value for m in values}
+            except DivergedError as exc:  # training goes on; the final scoring decides
+                point["message"] = str(exc)
+            record.trajectory.append(point)
+            record.updated = _now()
+            store.save(record)
+
+        if not resume:
+            record.trajectory = []
         outcome = training.train(net, batches, config, checkpoint=run_dir / "checkpoint.pt",
-                                 meta=meta, resume_from=resume_from, progress=progress)
+                                 meta=meta, resume_from=resume_from, progress=progress,
+                                 evaluate_every=eval_every, evaluate=evaluate_now)
         record.steps = outcome.step
         if outcome.history.get("step"):
             plots.loss_curves(outcome.history, run_dir / "losses.png",
@@ -356,6 +422,10 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                                 num_samples, run_dir, scoring, eval_progress, info.shape)
             except DivergedError as exc:
                 record.status, record.message = "diverged", str(exc)
+            if eval_every and record.status == "completed":
+                record.trajectory.append({"step": outcome.step,
+                                          "seconds": round(outcome.seconds, 3),
+                                          "metrics": {m.name: m.value for m in record.metrics}})
     except KeyboardInterrupt:
         record.status, record.message = "interrupted", "interrupted; rerun with --resume"
         raise
@@ -371,7 +441,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         store.save(record)
         write_text(run_dir / "record.json", json.dumps(record.to_dict(), indent=2) + "\n")
         if record.status == "completed":
-            render(store.runs(dataset=dataset), workdir / "leaderboards", [dataset])
+            # All runs: an anomaly protocol's board gathers the runs of every class.
+            render(store.runs(), workdir / "leaderboards", [dataset])
     return record
 
 

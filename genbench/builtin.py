@@ -91,9 +91,10 @@ def register_datasets(register):
     ))
 
 
+    from genbench.data.anomaly_specs import anomaly_datasets
     from genbench.data.translation_specs import translation_datasets
 
-    for spec in translation_datasets():
+    for spec in translation_datasets() + anomaly_datasets():
         register(spec)
 
 
@@ -108,6 +109,7 @@ def register_metrics(register):
         outputs={"modes_covered": True, "high_quality": True, "reverse_kl": False},
         applies=lambda dataset: "known-modes" in dataset.traits,
         uses_features=False,
+        bootstrap=True,
     ))
     register(MetricSpec(
         name="stacked-modes",
@@ -118,6 +120,7 @@ def register_metrics(register):
         outputs={"modes_covered": True, "reverse_kl": False},
         applies=lambda dataset: "stacked-modes" in dataset.traits,
         extractor="evaluator",
+        bootstrap=True,
     ))
     register(MetricSpec(
         name="fd",
@@ -126,6 +129,7 @@ def register_metrics(register):
         reference="Heusel et al. 2017",
         compute="genbench.evaluation:compute_fd",
         outputs={"FD": False},
+        bootstrap=True,
     ))
     register(MetricSpec(
         name="kid",
@@ -192,6 +196,19 @@ def register_metrics(register):
         outputs={"nll": False, "bpd": False, "nll_elbo": False, "bpd_elbo": False},
         uses_features=False,
         requires=("log_prob",),
+    ))
+    register(MetricSpec(
+        name="anomaly",
+        summary="anomaly detection on a protocol dataset (digits-oneclass:K, ...): AUROC and "
+                "AUPRC (anomalies positive) of the model's anomaly scores on the test split; "
+                "models that reconstruct are scored by their reconstruction error",
+        reference="torchmetrics binary_auroc / binary_average_precision; protocols: Ruff et "
+                  "al. 2018 (one-class), Akcay et al. 2018 (leave-one-out)",
+        compute="genbench.evaluation:compute_anomaly",
+        outputs={"auroc": True, "auprc": True},
+        applies=lambda dataset: "anomaly" in dataset.traits,
+        uses_features=False,
+        requires=("anomaly_score",),
     ))
 
 

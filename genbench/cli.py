@@ -81,13 +81,22 @@ IwaeOpt = Annotated[int, typer.Option(
     help="Importance samples per test example for the IWAE likelihood bound of latent-variable "
          "models (VAEs). Values other than 64 are recorded under their own names (bpd@k16).")]
 
+BootstrapOpt = Annotated[int | None, typer.Option(
+    "--bootstrap", min=0,
+    help="Resamples of the generated set behind each run's own 95% interval for FD and the "
+         "mode metrics (value ± 1.96 bootstrap SE). Default: 100, or 10 in feature spaces of "
+         "more than 512 dimensions (Inception); 0 turns it off.")]
+
 DEFAULT_WORKDIR = "genbench-work"
 
 
-def _extractor_options(inception_weights: str | None, iwae_k: int = 64) -> dict:
+def _extractor_options(inception_weights: str | None, iwae_k: int = 64,
+                       bootstrap: int | None = None) -> dict:
     options = {"inception_weights": inception_weights} if inception_weights else {}
     if iwae_k != 64:
         options["iwae_k"] = iwae_k
+    if bootstrap is not None:
+        options["bootstrap"] = bootstrap
     return options
 
 
@@ -275,7 +284,9 @@ def plugins(fmt: FormatOpt = Format.table) -> None:
     out.print(_table("Plugins", ["name", "distribution", "status", "provides / error"], rows))
 
 
-def _progress_bar(console: Console):
+def _progress_bar(console: Console, progress=None):
+    """A training bar and an evaluation bar (added when scoring starts) for one run, and the
+    callbacks api.run drives them with; a sweep passes its own ``progress`` to hold them."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -285,10 +296,11 @@ def _progress_bar(console: Console):
         TimeRemainingColumn,
     )
 
-    progress = Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(bar_width=24),
-                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        TextColumn("{task.fields[losses]}", markup=False), console=console,
-                        transient=False)
+    if progress is None:
+        progress = Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(bar_width=24),
+                            MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                            TextColumn("{task.fields[losses]}", markup=False), console=console,
+                            transient=False)
     task = progress.add_task("training", total=None, losses="")
     scoring: list = []
 
@@ -368,17 +380,22 @@ def _fit_columns(frame, labels: dict[str, str], metric_base: dict[str, str], wid
 
 
 def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
-                      limit: int | None = None) -> None:
+                      limit: int | None = None, budget: float | None = None) -> None:
     """The terminal view: identity and as many metrics as fit, under short names, the feature
     space in the title; the Markdown and CSV files hold every column."""
     from collections import Counter
 
-    from genbench.results.leaderboard import leaderboard_frame
+    from genbench.results.leaderboard import at_budget, leaderboard_frame
     from genbench.results.store import open_store
 
-    frame = leaderboard_frame(open_store(workdir).runs(dataset=dataset))
+    records = open_store(workdir).runs(dataset=dataset)
+    if budget is not None:
+        records = at_budget(records, budget)
+    frame = leaderboard_frame(records)
     if frame.empty:
-        out.print(f"no completed runs on {dataset} yet")
+        out.print(f"no completed runs on {dataset} yet" if budget is None else
+                  f"no run on {dataset} was evaluated within {budget:g} s of training "
+                  f"(train with --eval-every N to record quality along the way)")
         return
     runs = list(frame["run"])
     shown = frame.drop(columns=["rank", "steps", "wall time (s)", "device", "run"])
@@ -404,6 +421,8 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
         title += f", {main_space} features"
     if highlight:
         title += " (this run highlighted)"
+    if budget is not None:
+        title += f", at {budget:g} s of training"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     for col in shown.columns:
         table.add_column(Text(labels[col]), no_wrap=True)
@@ -442,6 +461,12 @@ def run(
     inception_weights: InceptionOpt = None,
     data_root: DataRootOpt = None,
     iwae_k: IwaeOpt = 64,
+    bootstrap: BootstrapOpt = None,
+    eval_every: Annotated[int, typer.Option(
+        "--eval-every", min=0, metavar="N",
+        help="Also score the model every N training steps and record quality against training "
+             "seconds (the report's quality-vs-compute plot; `leaderboard show --at-budget`). "
+             "0: only at the end.")] = 0,
     direction: Annotated[Direction, typer.Option(
         "--direction", help="Translation datasets: AtoB, or BtoA to swap the domains (the "
                             "same as adding :BtoA to the dataset's name).")] = Direction.AtoB,
@@ -458,14 +483,26 @@ def run(
     if direction == Direction.BtoA and not dataset.endswith(":BtoA"):
         dataset = f"{dataset}:BtoA"
     console = err if fmt == Format.json else out
-    progress, update, evaluating = _progress_bar(console)
-    with progress:
-        record = api.run(model, dataset, profile=profile, seed=seed, steps=steps, device=device,
-                         overrides=tuple(set_ or ()), workdir=workdir, resume=resume,
-                         metrics=_split(metrics_), num_samples=num_samples, progress=update,
-                         eval_progress=evaluating, extractor=extractor,
-                         extractor_options=_extractor_options(inception_weights, iwae_k),
-                         data_root=data_root)
+    names = api.expand_classes(dataset)
+    records = []
+    for name in names:
+        if len(names) > 1:
+            console.print(f"[bold]{escape(model)} on {escape(name)}[/] "
+                          f"({len(records) + 1} of {len(names)})")
+        progress, update, evaluating = _progress_bar(console)
+        with progress:
+            record = api.run(model, name, profile=profile, seed=seed, steps=steps,
+                             device=device, overrides=tuple(set_ or ()), workdir=workdir,
+                             resume=resume, metrics=_split(metrics_), num_samples=num_samples,
+                             progress=update, eval_progress=evaluating, extractor=extractor,
+                             extractor_options=_extractor_options(inception_weights, iwae_k,
+                                                                  bootstrap),
+                             data_root=data_root, eval_every=eval_every)
+        records.append(record)
+        if record.status == "interrupted":
+            break
+    if len(names) > 1:
+        return _finish_classes(records, names, fmt)
     if fmt == Format.json:
         _print_json(record.to_dict())
     else:
@@ -474,6 +511,32 @@ def run(
         err.print("checkpoint saved: rerun the same command with --resume to continue")
         raise typer.Exit(130)
     if record.status != "completed":
+        raise typer.Exit(1)
+
+
+def _finish_classes(records, names: list[str], fmt: Format) -> None:
+    """After ``--dataset NAME:all``: one row per class and the mean over classes."""
+    if fmt == Format.json:
+        _print_json([r.to_dict() for r in records])
+    else:
+        metrics = list(dict.fromkeys(m.name for r in records for m in r.metrics))
+        rows, sums = [], {m: [] for m in metrics}
+        for r in records:
+            values = r.metric_map()
+            for m in metrics:
+                if m in values:
+                    sums[m].append(values[m])
+            rows.append([r.dataset, r.status] + [f"{values[m]:.4g}" if m in values else ""
+                                                 for m in metrics] + [r.run_id])
+        rows.append(["mean", f"{sum(r.status == 'completed' for r in records)}/{len(names)}"]
+                    + [f"{sum(v) / len(v):.4g}" if v else "" for v in sums.values()] + [""])
+        out.print(_table(f"{records[0].model}: every class", ["dataset", "status"] + metrics
+                         + ["run"], rows))
+    if any(r.status == "interrupted" for r in records):
+        err.print("interrupted: rerun the same command to continue (finished classes are kept; "
+                  "--resume continues the interrupted one)")
+        raise typer.Exit(130)
+    if any(r.status != "completed" for r in records):
         raise typer.Exit(1)
 
 
@@ -490,6 +553,7 @@ def evaluate(
     inception_weights: InceptionOpt = None,
     data_root: DataRootOpt = None,
     iwae_k: IwaeOpt = 64,
+    bootstrap: BootstrapOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score a trained model again without training, and update its stored record."""
@@ -501,7 +565,8 @@ def evaluate(
         record = api.evaluate(target, workdir=workdir, metrics=_split(metrics_),
                               num_samples=num_samples, device=device, eval_progress=evaluating,
                               extractor=extractor,
-                              extractor_options=_extractor_options(inception_weights, iwae_k),
+                              extractor_options=_extractor_options(inception_weights, iwae_k,
+                                                                   bootstrap),
                               data_root=data_root)
     if fmt == Format.json:
         return _print_json(record.to_dict())
@@ -532,14 +597,26 @@ def samples(
         out.print(f"wrote {escape(str(path))}", soft_wrap=True)
 
 
-@app.command()
+runs_app = typer.Typer()
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
 @friendly
 def runs(
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None,
+    ctx: typer.Context,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
+    = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """List stored runs, newest last, whatever their status."""
+    """List stored runs (newest last, any status), show one in full, or export them.
+
+    Without a subcommand: the list. `genbench runs show RUN` prints one record in full;
+    `genbench runs export --out FILE` writes the store as CSV or Parquet for pandas.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from genbench.results.store import open_store
 
     records = open_store(workdir).runs(dataset=dataset)
@@ -550,25 +627,351 @@ def runs(
         for r in records]))
 
 
+def _from_runs(ctx: typer.Context, name: str, value):
+    """A `runs` subcommand's option, or the one given before it (`genbench runs --workdir W
+    show RUN`)."""
+    return value if value is not None else ctx.parent.params.get(name)
+
+
+SubWorkdirOpt = Annotated[str | None, typer.Option(
+    "--workdir", envvar="GENBENCH_WORKDIR",
+    help="Where runs, checkpoints, the SQLite store and leaderboards are kept "
+         f"(default: {DEFAULT_WORKDIR}).", show_default=False)]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _pairs(title: str, items: dict) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_header=False,
+                  min_width=len(title))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in items.items():
+        table.add_row(Text(str(key)), value if isinstance(value, Text) else Text(_cell(value)))
+    return table
+
+
+@runs_app.command("show")
+@friendly
+def runs_show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="A run id, see `genbench runs`.",
+                                          metavar="RUN")],
+    workdir: SubWorkdirOpt = None,
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", help="table for people, json for scripts (the record as stored).",
+        show_default=False)] = None,
+) -> None:
+    """Print one stored run in full.
+
+    Identity, status, git revision and configuration hash; the resolved configuration (*
+    marks settings changed from the profile); hardware; library versions; the feature
+    extractors with their keys and accuracy; every metric with its direction, family,
+    extractor, sample counts and 95% interval; and the quality-against-compute trajectory.
+    """
+    from genbench.results.store import open_store
+
+    record = open_store(_from_runs(ctx, "workdir", workdir)).get(run_id)
+    if _from_runs(ctx, "fmt", fmt) == Format.json:
+        return _print_json(record.to_dict())
+    colour = {"completed": "green", "diverged": "yellow"}.get(record.status, "red")
+    out.print(_pairs(f"Run {record.run_id}", {
+        "model": record.model, "dataset": record.dataset, "split": record.split,
+        "profile": record.profile, "seed": record.seed,
+        "status": Text(record.status, style=colour), "message": record.message,
+        "steps": record.steps, "wall time": f"{record.wall_time:.1f} s",
+        "device": record.device, "created": record.created, "updated": record.updated,
+        "run dir": record.run_dir, "git revision": record.git_revision or "unknown",
+        "config hash": record.config_hash, "overrides": " ".join(record.overrides)}))
+    changed = {item.partition("=")[0].strip().replace("-", "_") for item in record.overrides}
+    out.print(_pairs("Configuration (* = overridden)", {
+        f"{key}{' *' if key in changed else ''}": value
+        for key, value in record.config.items()}))
+    out.print(_pairs("Hardware", record.hardware))
+    out.print(_pairs("Versions", record.versions))
+    if record.extractors:
+        out.print(_pairs("Feature extractors", {
+            name: ", ".join(f"{k}={_cell(v)}" for k, v in info.items())
+            for name, info in record.extractors.items()}))
+    if record.metrics:
+        out.print(_table("Metrics", ["metric", "value", "better", "family", "extractor",
+                                     "real", "generated", "95% interval"], [
+            [m.name, _cell(m.value), "↑" if m.higher_is_better else "↓", m.metric,
+             m.extractor or "", str(m.n_real), str(m.n_fake),
+             f"[{m.ci_low:.4g}, {m.ci_high:.4g}]"
+             if m.ci_low is not None and m.ci_high is not None else ""]
+            for m in record.metrics]))
+    if record.trajectory:
+        names = list(dict.fromkeys(n for p in record.trajectory for n in p.get("metrics", {})))
+        out.print(_table("Trajectory (seconds: training time)", ["step", "seconds", *names], [
+            [str(p.get("step", "")), _cell(p.get("seconds")),
+             *(_cell(p.get("metrics", {}).get(n)) for n in names)]
+            for p in record.trajectory]))
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@runs_app.command("export")
+@friendly
+def runs_export(
+    ctx: typer.Context,
+    out_file: Annotated[str, typer.Option(
+        "--out", help="File to write (replaced atomically): runs.csv or runs.parquet.",
+        metavar="FILE")],
+    export_format: Annotated[ExportFormat | None, typer.Option(
+        "--format", help="csv or parquet (needs pyarrow); default: from FILE's extension.",
+        show_default=False)] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
+    = None,
+    status: Annotated[str | None, typer.Option(
+        "--status", help="Only runs with this status, e.g. completed.")] = None,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="One row per run with a column per metric, instead of one row per "
+                       "run and metric.")] = False,
+    workdir: SubWorkdirOpt = None,
+) -> None:
+    """Write the store as a CSV or Parquet table for pandas.
+
+    By default one row per (run, metric): the run's identity (run_id, model, dataset, split,
+    profile, seed, status, message, steps, wall_time, device, git_revision, created, updated,
+    config_hash, overrides, config as JSON), then the metric's columns (metric, value,
+    higher_is_better, family, extractor, n_real, n_fake, ci_low, ci_high); a run without
+    metrics gets one row with those blank. --wide gives one row per run instead.
+
+    Read it back with pandas.read_csv(FILE) or pandas.read_parquet(FILE).
+    """
+    from genbench.results.export import export
+    from genbench.results.store import open_store
+
+    records = open_store(_from_runs(ctx, "workdir", workdir)).runs(
+        dataset=dataset or _from_runs(ctx, "dataset", None), status=status)
+    path, rows = export(records, out_file, export_format.value if export_format else None,
+                        wide=wide)
+    out.print(f"wrote {rows} rows ({len(records)} runs) to {escape(str(path))}", soft_wrap=True)
+
+
+@runs_app.command("import")
+@friendly
+def runs_import(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(
+        help="record.json files, or folders holding them (e.g. leaderboards/records, or "
+             "another workdir's runs/).", metavar="RECORD.json|DIR...")],
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Overwrite runs the store already has (same run id).")] = False,
+    workdir: SubWorkdirOpt = None,
+) -> None:
+    """Add run records made elsewhere (another machine, a GPU box, the committed
+    leaderboards/records) to this workdir's store, e.g. to render them together."""
+    from genbench.results.export import read_records
+    from genbench.results.store import Store
+
+    folder = Path(_from_runs(ctx, "workdir", workdir) or DEFAULT_WORKDIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    store = Store(folder)
+    have = {r.run_id for r in store.runs()}
+    added = skipped = 0
+    for record in read_records(sources):
+        if record.run_id in have and not replace:
+            skipped += 1
+            continue
+        store.save(record)
+        added += 1
+    out.print(f"imported {added} runs into {escape(str(store.path))}"
+              + (f"; {skipped} already there (--replace overwrites them)" if skipped else ""),
+              soft_wrap=True)
+
+
+class _SweepDisplay:
+    """One live display for a sweep: an overall bar over the current run's own bars, and a
+    line for each entry as it finishes."""
+
+    def __init__(self, console: Console, planned: list) -> None:
+        self.console = console
+        self.total = len(planned)
+        self.progress, _, _ = _progress_bar(console)
+        self.progress.remove_task(self.progress.task_ids[0])
+        self.overall = self.progress.add_task("sweep", total=self.total, losses="")
+
+    def watch(self, index: int, item):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def watching():
+            resume = " (resuming)" if item.action == "resume" else ""
+            self.progress.update(self.overall, losses=item.entry.label + resume)
+            before = set(self.progress.task_ids)
+            _, update, evaluating = _progress_bar(self.console, self.progress)
+            try:
+                yield update, evaluating
+            finally:
+                for task in set(self.progress.task_ids) - before:
+                    self.progress.remove_task(task)
+                self.progress.update(self.overall, losses="")
+
+        return watching()
+
+    def report(self, index: int, outcome) -> None:
+        self.progress.advance(self.overall)
+        colour = {"completed": "green", "skipped": "dim", "diverged": "yellow",
+                  "not run": "dim"}.get(outcome.status, "red")
+        line = Text(f"{index + 1:>{len(str(self.total))}}/{self.total} {outcome.entry.label}: ")
+        line.append(outcome.status, style=colour)
+        if outcome.status == "skipped":
+            line.append(f" (completed as {outcome.run_id})", style="dim")
+        elif outcome.status != "not run":
+            line.append(f" in {outcome.wall_time:.1f} s")
+            if outcome.metric:
+                line.append(f", {outcome.metric[0]} {outcome.metric[1]:.4g}")
+            if outcome.message and outcome.status != "completed":
+                line.append(f": {outcome.message}")
+        self.progress.console.print(line, soft_wrap=True)
+
+
+def _show_plan(planned: list) -> None:
+    todo = sum(p.action != "skip" for p in planned)
+    out.print(_table(f"Sweep: {len(planned)} entr{'y' if len(planned) == 1 else 'ies'}, "
+                     f"{todo} to run, "
+                     f"{len(planned) - todo} done already",
+                     ["#", "model", "dataset", "seed", "profile", "settings", "action", "run"],
+                     [[str(i), p.entry.model, p.entry.dataset, str(p.entry.seed),
+                       p.entry.profile, " ".join(p.entry.settings),
+                       {"skip": "skip (done)", "resume": "resume"}.get(p.action, "run"),
+                       p.record.run_id if p.record else ""]
+                      for i, p in enumerate(planned, 1)]))
+
+
+def _show_sweep(result, boards: list, out_dir: Path) -> None:
+    colour = {"completed": "green", "skipped": "dim", "diverged": "yellow", "not run": "dim"}
+    out.print(_table("Sweep summary", ["#", "entry", "status", "wall time (s)", "main metric",
+                                       "run / message"], [
+        [str(i), o.entry.label, Text(o.status, style=colour.get(o.status, "red")),
+         f"{o.wall_time:.1f}" if o.status != "not run" else "",
+         f"{o.metric[0]} {o.metric[1]:.4g}" if o.metric else "",
+         o.run_id if o.status in ("completed", "skipped") else (o.message or o.run_id)]
+        for i, o in enumerate(result.outcomes, 1)]))
+    counts = result.counts()
+    order = ("completed", "skipped", "diverged", "failed", "interrupted", "not run")
+    out.print(", ".join(f"{counts[s]} {s}" for s in order if s in counts)
+              + (f"; leaderboards in {escape(str(out_dir))}" if boards else ""), soft_wrap=True)
+
+
+@app.command()
+@friendly
+def sweep(
+    spec: Annotated[str | None, typer.Argument(
+        help="A TOML sweep file: profile, seeds, steps and set at the top, then \\[\\[run]] "
+             "tables of models and datasets (each may set its own seeds, profile, steps, "
+             "set). See docs/sweeps.md.", metavar="SPEC.toml",
+        show_default=False)] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="Models to run (repeat or comma-separate). With a sweep file: "
+                              "run only the file's entries of these models.")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(
+        "--dataset", "-d", help="Datasets (repeat or comma-separate). With a sweep file: run "
+                                "only the file's entries on these datasets.")] = None,
+    seeds: Annotated[list[str] | None, typer.Option(
+        "--seeds", help="The seeds themselves, not a count: --seeds 0,1,2 runs three seeds, "
+                        "--seeds 3 runs seed 3 only. Default: 0, or the file's; replaces "
+                        "the file's.")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="quick or standard; default quick, or the file's (which this replaces).",
+        show_default=False)] = None,
+    steps: Annotated[int | None, typer.Option(
+        min=1, help="Training steps for every entry (overrides the profile and the file).")]
+    = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="A model setting for every entry, e.g. --set lr_g=1e-4 (repeatable; "
+                      "applied after the file's).")] = None,
+    device: DeviceOpt = "auto",
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    data_root: DataRootOpt = None,
+    out_dir: Annotated[str | None, typer.Option(
+        "--out", help="Folder for the leaderboards rendered at the end (default: "
+                      "WORKDIR/leaderboards).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the plan (what runs, what is skipped) and exit.")] = False,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast/--keep-going", help="Stop at the first failed or diverged entry, or go "
+                                         "on and exit non-zero at the end.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Run every model on every dataset with every seed, then render their leaderboards.
+
+    Entries run one after another, in this process, each checked before anything runs
+    (names, model/dataset pairs, settings). An entry is skipped when the store already holds
+    a completed run with the same model, dataset, seed and configuration, so rerunning an
+    interrupted sweep continues where it stopped (an entry interrupted with a checkpoint
+    resumes from it). Exit code 1 if an entry failed or diverged, 130 after Ctrl-C.
+
+    Example: genbench sweep --model gan,wgan-gp --dataset ring8,grid25 --seeds 0,1,2
+    """
+    from genbench import sweep as sweeps
+
+    blocks = sweeps.make_blocks(spec, models=_split(model), datasets=_split(dataset),
+                                seeds=sweeps.parse_seeds(seeds), profile=profile, steps=steps,
+                                overrides=tuple(set_ or ()))
+    planned = sweeps.plan(sweeps.expand(blocks), workdir)
+    if dry_run:
+        if fmt == Format.json:
+            return _print_json({"entries": [p.to_dict() for p in planned]})
+        return _show_plan(planned)
+    display = _SweepDisplay(err if fmt == Format.json else out, planned)
+    with display.progress:
+        result = sweeps.execute(planned, workdir=workdir, device=device, data_root=data_root,
+                                fail_fast=fail_fast, watch=display.watch, report=display.report)
+    boards_dir = Path(out_dir) if out_dir else Path(workdir) / "leaderboards"
+    boards = sweeps.render_leaderboards(planned, workdir, boards_dir)
+    if fmt == Format.json:
+        _print_json({**result.to_dict(), "leaderboards": [str(p) for p in boards]})
+    else:
+        _show_sweep(result, boards, boards_dir)
+    if result.interrupted:
+        err.print("[yellow]interrupted[/]: rerun the same command to continue; completed "
+                  "entries are skipped")
+        raise typer.Exit(130)
+    if result.failed:
+        raise typer.Exit(1)
+
+
 @leaderboard_app.command("show")
 @friendly
 def leaderboard_show(
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
     = None,
+    at_budget_: Annotated[float | None, typer.Option(
+        "--at-budget", min=0, metavar="SECONDS",
+        help="Compare at equal compute: each run's scores from its last evaluation within "
+             "SECONDS of training (runs trained with --eval-every; a run without evaluations "
+             "counts if its whole run fits).")] = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show leaderboards (completed runs, best first) from the store."""
-    from genbench.results.leaderboard import leaderboard_frame
+    from genbench.results.leaderboard import at_budget, leaderboard_frame
     from genbench.results.store import open_store
 
     store = open_store(workdir)
     names = [dataset] if dataset else sorted({r.dataset for r in store.runs()})
     if fmt == Format.json:
-        return _print_json({d: leaderboard_frame(store.runs(dataset=d)).to_dict("records")
-                            for d in names})
+        def view(d):
+            records = store.runs(dataset=d)
+            return records if at_budget_ is None else at_budget(records, at_budget_)
+
+        return _print_json({d: leaderboard_frame(view(d)).to_dict("records") for d in names})
     for name in names:
-        _show_leaderboard(workdir, name)
+        _show_leaderboard(workdir, name, budget=at_budget_)
 
 
 @leaderboard_app.command("render")
@@ -578,14 +981,76 @@ def leaderboard_render(
     out_dir: Annotated[str, typer.Option("--out", help="Folder for <dataset>.md and .csv.")]
     = "leaderboards",
     dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None,
+    records: Annotated[bool, typer.Option(
+        "--records", help="Also write OUT/records/<run id>.json for every completed run shown "
+                          "(and remove records of runs no longer in the store).")] = False,
 ) -> None:
-    """Write leaderboards/<dataset>.md and .csv from the store (atomically)."""
-    from genbench.results.leaderboard import render
+    """Write, per dataset, <dataset>.md, .csv and -summary.csv, the per-class tables of the
+    anomaly protocols, and the HTML report OUT/index.html, from the store (atomically).
+
+    The committed leaderboards/ come from: genbench runs import leaderboards/records
+    --workdir W, then genbench leaderboard render --workdir W --out leaderboards --records.
+    """
+    from genbench.results.leaderboard import render, write_records
     from genbench.results.store import open_store
 
-    written = render(open_store(workdir).runs(), out_dir, [dataset] if dataset else None)
+    runs = open_store(workdir).runs()
+    written = render(runs, out_dir, [dataset] if dataset else None, report=dataset is None)
+    if records:
+        written += write_records(runs, out_dir)
     for path in written:
         out.print(f"wrote {path}")
+
+
+@leaderboard_app.command("compare")
+@friendly
+def leaderboard_compare(
+    a: Annotated[str, typer.Argument(help="Runs A: a run id, run ids joined by commas, or "
+                                          "model@dataset.", metavar="A")],
+    b: Annotated[str, typer.Argument(help="Runs B, in the same forms.", metavar="B")],
+    profile: Annotated[str | None, typer.Option(
+        help="Only runs of this profile (for model@dataset selections).")] = None,
+    alpha: Annotated[float, typer.Option(min=1e-6, max=0.5, help="Significance level; the "
+                                                                  "intervals are 1 - alpha.")]
+    = 0.05,
+    workdir: WorkdirOpt = DEFAULT_WORKDIR,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Is B better than A? Per metric: both means with their 95% intervals, the difference
+    B - A with its interval, a two-sided p-value and a verdict.
+
+    With two or more seeds on both sides: Welch's t-test over the seeds. With a single run on
+    a side: a z-test using that run's bootstrap standard error over its generated samples (the
+    reference set is shared and held fixed). Example:
+
+        genbench leaderboard compare dcgan@digits sngan@digits
+    """
+    from genbench.results.compare import compare, select
+    from genbench.results.store import open_store
+
+    store = open_store(workdir)
+    runs_a, runs_b = select(store, a, profile), select(store, b, profile)
+    results = compare(runs_a, runs_b, alpha)
+    if not results:
+        raise GenbenchError("A and B have no metric in common")
+    if fmt == Format.json:
+        return _print_json({"a": [r.run_id for r in runs_a], "b": [r.run_id for r in runs_b],
+                            "alpha": alpha, "metrics": [c.to_dict() for c in results]})
+
+    def cell(mean, half, n):
+        return f"{mean:.4g}" + ("" if half != half else f" ± {half:.2g}") + f" (n={n})"
+
+    rows = []
+    for c in results:
+        style = {"B better": "green", "A better": "red"}.get(c.verdict, "")
+        interval = "" if c.diff_low != c.diff_low else f"[{c.diff_low:.3g}, {c.diff_high:.3g}]"
+        rows.append([f"{c.metric} {'↑' if c.higher_is_better else '↓'}",
+                     cell(c.a_mean, c.a_half, c.a_n), cell(c.b_mean, c.b_half, c.b_n),
+                     f"{c.diff:+.4g}", interval,
+                     "" if c.p_value != c.p_value else f"{c.p_value:.2g}", c.test,
+                     Text(c.verdict, style=style)])
+    out.print(_table(f"A: {a}   B: {b}   ({1 - alpha:.0%} intervals)",
+                     ["metric", "A", "B", "B - A", "interval", "p", "test", "verdict"], rows))
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ the on-disk cache; generated ones are computed once per extractor and shared by 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,10 @@ class MetricContext:
     # data it was trained on ((C, H, W) can differ from the dataset's native size).
     model: Any = None
     model_shape: tuple[int, ...] | None = None
+    # What a metric wants recorded about how it was computed (an anomaly protocol's test
+    # counts...): gathered into the run record's ``evaluation``.
+    notes: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)  # tensors for pictures, not stored
 
 
 # --- the builtin metrics' compute functions -------------------------------------------------
@@ -138,6 +142,55 @@ def compute_translation(ctx: MetricContext) -> dict[str, float]:
     return {"l1": l1, "psnr": out["psnr"], "ssim": out["ssim"]}
 
 
+def anomaly_scores(ctx: MetricContext) -> tuple[torch.Tensor, str]:
+    """Per test example, higher = more anomalous: the model's own ``anomaly_score`` (given the
+    whole split at once, so a latent search can run batched on the device), or else its
+    reconstruction error (mean squared, at the size the model was trained on). Conditional
+    models reconstruct as the normal class when there is exactly one."""
+    x = _model_inputs(ctx)
+    if callable(getattr(ctx.model, "anomaly_score", None)):
+        return ctx.model.anomaly_score(x.to(ctx.device)).detach().float().cpu(), \
+            "the model's anomaly_score()"
+    normal = ctx.real.meta.get("normal_classes", [])
+    labels = torch.full((len(x),), normal[0], dtype=torch.long) if len(normal) == 1 else None
+    chunk, scores = 500, []
+    with torch.no_grad():
+        for i in range(0, len(x), chunk):
+            xb = x[i:i + chunk].to(ctx.device)
+            yb = None if labels is None else labels[i:i + chunk].to(ctx.device)
+            recon = ctx.model.reconstruct(xb, yb).float()
+            scores.append((recon - xb.float()).pow(2).flatten(1).mean(1).cpu())
+    return torch.cat(scores), "reconstruction error (per-example MSE)"
+
+
+def compute_anomaly(ctx: MetricContext) -> dict[str, float]:
+    """AUROC and AUPRC of the anomaly scores, anomalies (classes outside
+    ``meta["normal_classes"]``) being the positive class."""
+    from torchmetrics.functional.classification import binary_auroc, binary_average_precision
+
+    normal = ctx.real.meta.get("normal_classes")
+    if normal is None or ctx.real.y is None:
+        raise ValueError("needs a protocol dataset with normal classes (e.g. digits-oneclass:K)")
+    scores, source = anomaly_scores(ctx)
+    if scores.shape != (len(ctx.real),):
+        raise ValueError(f"anomaly scores have shape {tuple(scores.shape)}, expected "
+                         f"({len(ctx.real)},)")
+    if not torch.isfinite(scores).all():
+        raise DivergedError("the model gave NaN or infinite anomaly scores")
+    target = (~torch.isin(ctx.real.y, torch.tensor(normal))).long()
+    # torchmetrics reads scores outside [0, 1] as logits and squashes them with a sigmoid,
+    # which saturates for large scores (AnoGAN's losses are in the hundreds): rescale to
+    # [0, 1] in float64 first, which keeps the order and the ties.
+    low, high = scores.double().min(), scores.double().max()
+    unit = (scores.double() - low) / (high - low) if high > low else scores.double() * 0
+    ctx.artifacts.update({"anomaly_scores": scores, "anomaly_target": target})
+    ctx.notes.update({"protocol": ctx.real.meta.get("protocol", ""), "normal_classes": normal,
+                      "test_normal": int((target == 0).sum()),
+                      "test_anomalous": int(target.sum()), "score": source})
+    return {"auroc": float(binary_auroc(unit, target)),
+            "auprc": float(binary_average_precision(unit, target))}
+
+
 def compute_likelihood(ctx: MetricContext) -> dict[str, float]:
     from genbench.likelihood import dims
     from genbench.metrics.likelihood import likelihood_metrics, split_log_likelihoods
@@ -159,16 +212,31 @@ def compute_likelihood(ctx: MetricContext) -> dict[str, float]:
 
 # --- selection and scoring ------------------------------------------------------------------
 
+def effective_capabilities(capabilities) -> tuple[str, ...]:
+    """A model that reconstructs can also score anomalies (by its reconstruction error)."""
+    capabilities = tuple(capabilities)
+    if "reconstruct" in capabilities and "anomaly_score" not in capabilities:
+        capabilities += ("anomaly_score",)
+    return capabilities
+
+
 def select_metrics(metrics: Registry[MetricSpec], dataset: DatasetSpec,
                    names: list[str] | None, capabilities: tuple[str, ...] = (),
                    model: str = "") -> list[MetricSpec]:
     """The metrics to compute: those named (each must apply), or every one that applies to the
     dataset and whose required capabilities the model has."""
+    capabilities = effective_capabilities(capabilities)
+
     def has(spec: MetricSpec) -> bool:
         return set(spec.requires) <= set(capabilities)
 
     if not names:
-        return [m for m in metrics if m.applies(dataset) and has(m)]
+        chosen = [m for m in metrics if m.applies(dataset) and has(m)]
+        if "anomaly" in dataset.traits:
+            # A test split full of anomalies is no reference for sample quality: on a protocol
+            # dataset only the anomaly metrics run unless others are asked for by name.
+            chosen = [m for m in chosen if "anomaly_score" in m.requires]
+        return chosen
     chosen = []
     for name in names:
         spec = metrics.get(name)
@@ -180,6 +248,40 @@ def select_metrics(metrics: Registry[MetricSpec], dataset: DatasetSpec,
                                 f"{' and '.join(spec.requires)}; {who} cannot")
         chosen.append(spec)
     return chosen
+
+
+# Resamples of the generated set behind a single run's interval (``--bootstrap``; 0 disables):
+# fewer in wide feature spaces, where each Frechet distance costs seconds on a CPU.
+BOOTSTRAP_ROUNDS, BOOTSTRAP_ROUNDS_WIDE, WIDE = 100, 10, 512
+
+
+def bootstrap_rounds(ctx: MetricContext, requested: int | None) -> int:
+    if requested is not None:
+        return requested
+    wide = ctx.fake_features is not None and ctx.fake_features.features.shape[1] > WIDE
+    return BOOTSTRAP_ROUNDS_WIDE if wide else BOOTSTRAP_ROUNDS
+
+
+def bootstrap_se(compute, ctx: MetricContext, rounds: int, seed: int) -> dict[str, float]:
+    """Standard error of each output of ``compute`` over ``rounds`` resamples (with
+    replacement) of the generated samples, the reference held fixed. The interval recorded is
+    value ± 1.96 SE (the normal bootstrap interval): the spread that comes from drawing a finite
+    set of samples from the model, which is what a single seed cannot otherwise show."""
+    gen = torch.Generator().manual_seed(seed + 7919)
+    n = len(ctx.fake if ctx.fake is not None else ctx.fake_features.features)
+    draws: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        idx = torch.randint(n, (n,), generator=gen)
+        fake_features = None
+        if ctx.fake_features is not None:
+            logits = ctx.fake_features.logits
+            fake_features = Features(ctx.fake_features.features[idx],
+                                     None if logits is None else logits[idx])
+        resampled = replace(ctx, fake=None if ctx.fake is None else ctx.fake[idx],
+                            fake_features=fake_features)
+        for key, value in compute(resampled).items():
+            draws.setdefault(key, []).append(float(value))
+    return {key: float(torch.tensor(v, dtype=torch.float64).std()) for key, v in draws.items()}
 
 
 def metric_name(output: str, extractor: str | None) -> str:
@@ -203,6 +305,8 @@ class Scorer:
         self.options = options or {}
         self.seed = seed
         self.extractors: dict[str, Extractor] = {}
+        self.notes: dict[str, Any] = {}  # the metrics' notes from the last score()
+        self.artifacts: dict[str, Any] = {}  # and their tensors (anomaly scores...) for plots
 
     def extractor(self, name: str) -> Extractor:
         if name not in self.extractors:
@@ -218,15 +322,19 @@ class Scorer:
     def score(self, real: TensorData, fake: torch.Tensor, metrics: list[MetricSpec],
               extractor_name: str, explicit: bool = False,
               report: Report | None = None, model=None,
-              model_shape: tuple[int, ...] | None = None) -> list[MetricValue]:
-        """Compute ``metrics``; raises DivergedError if the samples are not finite."""
-        if not torch.isfinite(fake).all():
+              model_shape: tuple[int, ...] | None = None,
+              bootstrap: bool = True) -> list[MetricValue]:
+        """Compute ``metrics``; raises DivergedError if the samples are not finite. ``fake``
+        is None for a model that does not sample: only its capability metrics are computed.
+        ``bootstrap=False`` skips the single-run intervals (evaluations during training)."""
+        if fake is not None and not torch.isfinite(fake).all():
             raise DivergedError("the model produced NaN or inf samples")
-        if fake.dim() != real.x.dim() or fake.shape[1] != real.x.shape[1]:
+        if fake is not None and (fake.dim() != real.x.dim() or fake.shape[1] != real.x.shape[1]):
             raise GenbenchError(f"samples have shape {tuple(fake.shape[1:])}, which does not "
                                 f"match dataset {real.name!r} ({tuple(real.x.shape[1:])})")
         features: dict[str, tuple[Features, Features]] = {}
         values = []
+        self.notes, self.artifacts = {}, {}
         for done, spec in enumerate(metrics):
             if report:
                 report(spec.name, done)
@@ -239,7 +347,14 @@ class Scorer:
                 ctx.model, ctx.model_shape = model, model_shape
                 uses_outputs = "translate" in spec.requires  # scores the translations
                 values += self._compute(spec, ctx, len(real),
-                                        fake.shape[0] if uses_outputs else 0)
+                                        fake.shape[0] if uses_outputs else 0, bootstrap)
+                self.notes.update(ctx.notes)
+                self.artifacts.update(ctx.artifacts)
+                continue
+            if fake is None:  # a model that does not sample (e.g. GANomaly)
+                if explicit:
+                    raise GenbenchError(f"metric {spec.name!r} scores samples, and this model "
+                                        f"does not sample")
                 continue
             if space is not None:
                 if space not in features:
@@ -253,21 +368,32 @@ class Scorer:
                         raise GenbenchError(f"metric {spec.name!r} needs classifier logits, "
                                             f"which the {space!r} extractor does not give")
                     continue
-            values += self._compute(spec, ctx, len(real), fake.shape[0])
+            values += self._compute(spec, ctx, len(real), fake.shape[0], bootstrap)
         if report:
             report("done", len(metrics))
         return values
 
     def _compute(self, spec: MetricSpec, ctx: MetricContext, n_real: int,
-                 n_fake: int) -> list[MetricValue]:
+                 n_fake: int, bootstrap: bool = True) -> list[MetricValue]:
+        compute = load_object(spec.compute)
         try:
-            out = load_object(spec.compute)(ctx)
+            out = compute(ctx)
+            rounds = bootstrap_rounds(ctx, self.options.get("bootstrap"))
+            spread = (bootstrap_se(compute, ctx, rounds, self.seed)
+                      if bootstrap and spec.bootstrap and n_fake > 1 and rounds > 1 else {})
         except ValueError as exc:
             raise GenbenchError(f"metric {spec.name}: {exc}") from None
-        return [MetricValue(name=metric_name(key, ctx.extractor), value=float(value),
-                            higher_is_better=spec.outputs[key.split("@")[0]], metric=spec.name,
-                            extractor=ctx.extractor, n_real=n_real, n_fake=n_fake)
-                for key, value in out.items()]
+        values = []
+        for key, value in out.items():
+            se = spread.get(key)
+            half = None if se is None else 1.96 * se
+            values.append(MetricValue(
+                name=metric_name(key, ctx.extractor), value=float(value),
+                higher_is_better=spec.outputs[key.split("@")[0]], metric=spec.name,
+                extractor=ctx.extractor, n_real=n_real, n_fake=n_fake,
+                ci_low=None if half is None else float(value) - half,
+                ci_high=None if half is None else float(value) + half))
+        return values
 
     def extractor_info(self) -> dict[str, dict]:
         return {name: {"key": ex.key, **ex.info} for name, ex in self.extractors.items()}

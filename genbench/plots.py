@@ -104,3 +104,20 @@ def translation_grid(inputs: torch.Tensor, outputs: torch.Tensor, truth: torch.T
         cells.append(images)
     rows = torch.stack(cells, dim=1).flatten(0, 1)
     return image_grid(rows, path, nrow=len(columns))
+
+
+def score_histogram(scores: torch.Tensor, anomalous: torch.Tensor, path: Path,
+                    title: str) -> Path:
+    """Anomaly scores of the normal and the anomalous test examples, overlaid."""
+    fig = _figure(6.0, 3.5)
+    ax = fig.add_subplot()
+    scores = scores.double()
+    bins = torch.linspace(float(scores.min()), float(scores.max()) + 1e-12, 41).numpy()
+    for flag, label, colour in ((0, "normal", "tab:blue"), (1, "anomalous", "tab:red")):
+        chosen = scores[anomalous == flag].numpy()
+        ax.hist(chosen, bins=bins, alpha=0.55, color=colour,
+                label=f"{label} ({len(chosen)})", density=True)
+    ax.set_xlabel("anomaly score (higher = more anomalous)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -129,6 +129,10 @@ class MetricSpec:
     # the trained model on the reference split, not from samples, and is applied to every model
     # whose spec lists the capabilities.
     requires: tuple[str, ...] = ()
+    # The outputs can be recomputed on the generated samples resampled with replacement, which
+    # gives a single run its bootstrap interval. Leave False for k-NN metrics (PRDC): duplicated
+    # samples become each other's nearest neighbours and the resampled values are biased.
+    bootstrap: bool = False
 
     def __post_init__(self) -> None:
         bad = sorted(set(self.requires) - set(CAPABILITIES))

@@ -148,23 +148,34 @@ def threading_main() -> bool:
 
 
 def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: dict,
-          resume_from: dict | None = None, progress: Callable | None = None) -> TrainOutcome:
+          resume_from: dict | None = None, progress: Callable | None = None,
+          evaluate_every: int = 0,
+          evaluate: Callable[[int, float], None] | None = None) -> TrainOutcome:
     """Run ``model.train_step`` until ``config.steps``, checkpointing to ``checkpoint``.
 
     ``meta`` is stored in every checkpoint (model, dataset, config, seed, run id) so a checkpoint
     alone is enough to rebuild the model. ``progress(step, total, losses)`` is called each step.
+    ``evaluate(step, seconds)`` is called every ``evaluate_every`` steps before the last, with
+    the training seconds so far; evaluations are not counted as training time (nor in
+    ``TrainOutcome.seconds``) and leave the random state and the model's mode as they were, so
+    they do not change the training itself.
     """
-    step, history = 0, {"step": []}
+    step, history, before = 0, {"step": []}, 0.0
     if resume_from is not None:
         model.load_training_state(resume_from["state"])
         _set_rng_state(resume_from["rng"])
         step, history = resume_from["step"], resume_from["history"]
+        before = resume_from.get("train_seconds", 0.0)
     started = time.perf_counter()
+    evaluating = 0.0
+
+    def seconds() -> float:
+        return before + time.perf_counter() - started - evaluating
 
     def save() -> None:
         atomic_torch_save({"format": CHECKPOINT_FORMAT, **meta, "step": step,
                            "history": history, "state": model.training_state(),
-                           "rng": _rng_state()}, checkpoint)
+                           "rng": _rng_state(), "train_seconds": seconds()}, checkpoint)
 
     model.train()
     with _stop_on_first_interrupt() as interrupt:
@@ -174,19 +185,24 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
             bad = [k for k, v in losses.items() if not math.isfinite(v)]
             if bad:
                 message = f"{bad[0]} became {losses[bad[0]]} at step {step + 1}"
-                return TrainOutcome("diverged", step, history, message,
-                                    time.perf_counter() - started)
+                return TrainOutcome("diverged", step, history, message, seconds())
             step += 1
             history["step"].append(step)
             for key, value in losses.items():
                 history.setdefault(key, []).append(float(value))
             if progress is not None:
                 progress(step, config.steps, losses)
+            if evaluate and evaluate_every and step % evaluate_every == 0 \
+                    and step < config.steps:
+                state, clock = _rng_state(), time.perf_counter()
+                evaluate(step, seconds())
+                _set_rng_state(state)
+                model.train()
+                evaluating += time.perf_counter() - clock
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save()
             if interrupt["stop"]:
                 save()
                 return TrainOutcome("interrupted", step, history,
-                                    f"interrupted at step {step}",
-                                    time.perf_counter() - started)
-    return TrainOutcome("completed", step, history, "", time.perf_counter() - started)
+                                    f"interrupted at step {step}", seconds())
+    return TrainOutcome("completed", step, history, "", seconds())

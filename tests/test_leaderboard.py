@@ -27,8 +27,8 @@ def test_store_round_trip_and_ranking(tmp_path):
     assert list(frame["model"]) == ["b", "c", "a"]  # FD: lower is better; diverged not ranked
     assert "FD[raw] ↓" in frame.columns and "precision[raw] ↑" in frame.columns
     written = render(store.runs(), tmp_path / "boards")
-    assert sorted(p.name for p in written) == ["digits.csv", "digits.md", "ring8.csv",
-                                                "ring8.md"]
+    assert sorted(p.name for p in written) == ["digits-summary.csv", "digits.csv", "digits.md",
+                                                "ring8-summary.csv", "ring8.csv", "ring8.md"]
     md = (tmp_path / "boards" / "digits.md").read_text()
     assert "do not edit by hand" in md and "Not ranked: d seed 0 (diverged)" in md
     # Nothing but the rendered files: no temporary file is left behind.
@@ -67,4 +67,4 @@ def test_summary_across_seeds_matches_a_t_interval(tmp_path):
         "b"]["FD[raw] ±"]  # NaN: no interval from one seed
     render(records, tmp_path)
     md = (tmp_path / "digits.md").read_text()
-    assert "## Across seeds" in md and f"{sum(values) / 3:.4g} ± " in md
+    assert "## Models" in md and f"{sum(values) / 3:.4g} ± " in md

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from genbench.atomic import write_text
-from genbench.results.record import RunRecord, board_stem
+from genbench.results.record import MetricValue, RunRecord, board_stem
 
 # Ranking keys in order of preference; the first one present in a leaderboard decides the order.
 RANK_BY = ("modes_covered", "modes_covered[evaluator]", "high_quality", "FID", "FD[evaluator]",
@@ -48,11 +49,65 @@ def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, bool]]:
-    """Completed runs grouped by (model, profile, settings): each metric's mean and the
-    half-width of its 95% confidence interval over seeds (Student's t; blank for one seed)."""
+def at_budget(records: list[RunRecord], seconds: float) -> list[RunRecord]:
+    """The completed runs as they stood after ``seconds`` of training: each run's metrics from
+    the last evaluation of its trajectory (``--eval-every``) within the budget, with ``steps``
+    and ``wall_time`` set to that point. A run without a trajectory counts with its final
+    metrics if its whole wall time (training and scoring) fits the budget. Runs not evaluated
+    within the budget are left out."""
+    kept = []
+    for r in records:
+        if r.status != "completed":
+            continue
+        points = [p for p in r.trajectory if p["seconds"] <= seconds and p.get("metrics")]
+        if points:
+            p = points[-1]
+            by_name = {m.name: m for m in r.metrics}
+            metrics = [dataclasses.replace(by_name[name], value=value, ci_low=None,
+                                           ci_high=None) if name in by_name
+                       else MetricValue(name, value, True, "trajectory")
+                       for name, value in p["metrics"].items()]
+            kept.append(dataclasses.replace(r, metrics=metrics, steps=p["step"],
+                                            wall_time=p["seconds"]))
+        elif not r.trajectory and r.wall_time <= seconds:
+            kept.append(r)
+    return kept
+
+
+def t_half_width(values: list[float]) -> float:
+    """Half-width of the 95% Student-t confidence interval of the mean of ``values``; NaN for
+    fewer than two."""
     from scipy.stats import t as student_t
 
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    mean = sum(values) / n
+    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    return float(student_t.ppf(0.975, n - 1) * sd / n ** 0.5)
+
+
+def _cell(runs: list[RunRecord], name: str) -> tuple[float, float]:
+    """Mean and 95% half-width of one metric over a group's runs: Student's t over seeds, or a
+    single run's own bootstrap interval (``ci_low``/``ci_high``) when there is one seed."""
+    found = [m for r in runs for m in r.metrics if m.name == name
+             and m.value is not None and math.isfinite(m.value)]
+    if not found:
+        return float("nan"), float("nan")
+    values = [m.value for m in found]
+    mean = sum(values) / len(values)
+    if len(found) > 1:
+        return mean, t_half_width(values)
+    m = found[0]
+    if m.ci_low is None or m.ci_high is None:
+        return mean, float("nan")
+    return mean, (m.ci_high - m.ci_low) / 2
+
+
+def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, bool]]:
+    """Completed runs grouped by (model, profile, settings): each metric's mean and the
+    half-width of its 95% interval (column ``"<metric> ±"``; see :func:`_cell`), and the
+    number of seeds. Best first by the dataset's ranking metric."""
     done = [r for r in records if r.status == "completed"]
     directions: dict[str, bool] = {}
     groups: dict[tuple, list[RunRecord]] = {}
@@ -64,13 +119,7 @@ def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, boo
     for (model, profile, settings), runs in groups.items():
         row = {"model": model, "profile": profile, "settings": settings, "seeds": len(runs)}
         for name in directions:
-            values = pd.Series([r.metric_map().get(name) for r in runs], dtype=float).dropna()
-            row[name] = values.mean() if len(values) else float("nan")
-            if len(values) > 1:
-                half = student_t.ppf(0.975, len(values) - 1) * values.std(ddof=1)
-                row[f"{name} ±"] = half / len(values) ** 0.5
-            else:
-                row[f"{name} ±"] = float("nan")
+            row[name], row[f"{name} ±"] = _cell(runs, name)
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -82,19 +131,60 @@ def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, boo
     return frame.reset_index(drop=True), directions
 
 
+def best_rows(frame: pd.DataFrame, directions: dict[str, bool]) -> dict[str, set[int]]:
+    """Per metric, the rows (index labels of ``frame``) marked best: within each profile, the
+    best mean, only where its 95% interval does not overlap the runner-up's. Entries without an
+    interval are never marked, and neither is a column with a single entry."""
+    marked: dict[str, set[int]] = {}
+    if frame.empty:
+        return marked
+    for name, higher in directions.items():
+        for _, group in frame.groupby("profile", sort=False):
+            have = group[group[name].notna()]
+            if len(have) < 2:
+                continue
+            ranked = have.sort_values(name, ascending=not higher, kind="stable")
+            (i, best), (_, runner) = list(ranked.iterrows())[:2]
+            hb, hr = best[f"{name} ±"], runner[f"{name} ±"]
+            if pd.isna(hb) or pd.isna(hr) or best[name] == runner[name]:
+                continue
+            apart = (best[name] - hb > runner[name] + hr) if higher else (
+                best[name] + hb < runner[name] - hr)
+            if apart:
+                marked.setdefault(name, set()).add(i)
+    return marked
+
+
+def _format_cell(mean: float, half: float, bold: bool) -> str:
+    if pd.isna(mean):
+        return ""
+    text = f"{mean:.4g}" + ("" if pd.isna(half) else f" ± {half:.2g}")
+    return f"**{text}**" if bold else text
+
+
 def _summary_markdown(records: list[RunRecord]) -> list[str]:
     frame, directions = summary_frame(records)
-    if frame.empty or frame["seeds"].max() < 2:
+    if frame.empty:
         return []
+    marked = best_rows(frame, directions)
     table = frame[["model", "profile", "settings", "seeds"]].copy()
     for name, higher in directions.items():
         table[f"{name} {_arrow(higher)}"] = [
-            "" if pd.isna(m) else f"{m:.4g}" + ("" if pd.isna(h) else f" ± {h:.2g}")
-            for m, h in zip(frame[name], frame[f"{name} ±"], strict=True)]
-    return ["## Across seeds", "",
-            "Mean ± half-width of the 95% confidence interval over seeds (Student's t), per "
-            "model, profile and settings.", "", table.to_markdown(index=False), "",
+            _format_cell(frame.at[i, name], frame.at[i, f"{name} ±"], i in marked.get(name, ()))
+            for i in frame.index]
+    if not table["settings"].astype(bool).any():
+        table = table.drop(columns="settings")
+    return ["## Models", "", SUMMARY_LEGEND, "", table.to_markdown(index=False), "",
             "## Every run", ""]
+
+
+SUMMARY_LEGEND = (
+    "One row per model, profile and settings. Each cell is the mean over seeds ± the half-width "
+    "of its 95% interval: Student's t over the seeds when there are several; for a single seed, "
+    "the run's own interval from the bootstrap over its generated samples (value ± 1.96 SE, "
+    "reference fixed; FD and the mode metrics), and no interval where there is none. **Bold**: "
+    "the best in its column within a profile, marked only where its interval does not overlap "
+    "the runner-up's.")
 
 
 def _feature_spaces(records: list[RunRecord]) -> dict[str, str]:
@@ -156,9 +246,32 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
     return "\n".join(lines) + "\n"
 
 
+def write_records(records: list[RunRecord], out_dir: str | Path) -> list[Path]:
+    """``out_dir/records/<run id>.json`` for every completed run; other files there (runs no
+    longer in the store) are removed."""
+    import json
+
+    folder = Path(out_dir) / "records"
+    folder.mkdir(parents=True, exist_ok=True)
+    done = [r for r in records if r.status == "completed"]
+    keep = {f"{r.run_id}.json" for r in done}
+    for stale in folder.glob("*.json"):
+        if stale.name not in keep:
+            stale.unlink()
+    written = []
+    for r in done:
+        path = folder / f"{r.run_id}.json"
+        write_text(path, json.dumps(r.to_dict(), indent=2) + "\n")
+        written.append(path)
+    return written
+
+
 def render(records: list[RunRecord], out_dir: str | Path,
-           datasets: list[str] | None = None) -> list[Path]:
-    """Write ``<dataset>.md`` and ``<dataset>.csv`` for each dataset with runs."""
+           datasets: list[str] | None = None, report: bool = False) -> list[Path]:
+    """Write ``<dataset>.md``, ``<dataset>.csv`` (one row per run) and
+    ``<dataset>-summary.csv`` (one row per model: means, interval half-widths, seeds) for each
+    dataset with runs, ``<protocol>.md``/``.csv`` per anomaly protocol (a column per class),
+    and with ``report`` the HTML report ``index.html``."""
     out_dir = Path(out_dir)
     by_dataset: dict[str, list[RunRecord]] = {}
     for r in records:
@@ -175,10 +288,126 @@ def render(records: list[RunRecord], out_dir: str | Path,
             frame = leaderboard_frame(board_recs)
             stem = board_stem(dataset) + (f"-{board}" if board else "")
             md, csv = out_dir / f"{stem}.md", out_dir / f"{stem}.csv"
+            summary_csv = out_dir / f"{stem}-summary.csv"
             write_text(md, to_markdown(dataset, frame, board_recs, board))
             write_text(csv, frame.to_csv(index=False))
-            written += [md, csv]
+            write_text(summary_csv, summary_frame(board_recs)[0].to_csv(index=False))
+            written += [md, csv, summary_csv]
+    by_protocol = protocol_groups(records)
+    bases = {d.partition(":")[0] for d in datasets} if datasets else set(by_protocol)
+    for base in sorted(bases & set(by_protocol)):
+        md, csv = out_dir / f"{board_stem(base)}.md", out_dir / f"{board_stem(base)}.csv"
+        write_text(md, protocol_markdown(base, by_protocol[base]))
+        write_text(csv, class_frame(by_protocol[base]).to_csv(index=False))
+        written += [md, csv]
+    if report:
+        from genbench.results.report import write_report
+
+        written.append(write_report(records, out_dir))
     return written
+
+
+# --- anomaly protocols: one table per protocol, a column per class ---------------------------
+
+# Published per-class AUROC (%) to set beside genbench's own: One-Class Deep SVDD on MNIST,
+# Ruff et al. 2018, Deep One-Class Classification (ICML), Table 1.
+PUBLISHED = {"oneclass": ("One-Class Deep SVDD, MNIST 28x28 (Ruff et al. 2018, Table 1)",
+                          [98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5])}
+
+
+def protocol_groups(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Completed runs on anomaly protocols (``BASE:K``), by BASE (e.g. ``digits-oneclass``)."""
+    groups: dict[str, list[RunRecord]] = {}
+    for r in records:
+        base, _, k = r.dataset.partition(":")
+        if r.status == "completed" and r.evaluation.get("protocol") and k.isdigit():
+            groups.setdefault(base, []).append(r)
+    return groups
+
+
+def class_frame(records: list[RunRecord]) -> pd.DataFrame:
+    """Long form: one row per model (profile, settings), metric and class, plus ``mean``: each
+    seed's mean over the classes, then the mean and 95% t-interval of those over seeds (only
+    seeds that have every class count)."""
+    classes = sorted({int(r.dataset.partition(":")[2]) for r in records})
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.model, r.profile, " ".join(r.overrides)), []).append(r)
+    rows = []
+    for (model, profile, settings), runs in groups.items():
+        for metric in ("auroc", "auprc"):
+            per_seed: dict[int, dict[int, float]] = {}
+            for r in runs:
+                value = r.metric_map().get(metric)
+                if value is not None:
+                    per_seed.setdefault(r.seed, {})[int(r.dataset.partition(":")[2])] = value
+            base = {"model": model, "profile": profile, "settings": settings, "metric": metric}
+            for k in classes:
+                values = [v[k] for v in per_seed.values() if k in v]
+                if values:
+                    rows.append({**base, "class": str(k), "mean": sum(values) / len(values),
+                                 "±": t_half_width(values), "seeds": len(values)})
+            complete = [sum(v.values()) / len(v) for v in per_seed.values()
+                        if set(v) == set(classes)]
+            if complete:
+                rows.append({**base, "class": "mean", "mean": sum(complete) / len(complete),
+                             "±": t_half_width(complete), "seeds": len(complete)})
+    return pd.DataFrame(rows, columns=["model", "profile", "settings", "metric", "class", "mean",
+                                       "±", "seeds"])
+
+
+def protocol_markdown(base: str, records: list[RunRecord]) -> str:
+    frame = class_frame(records)
+    first = records[0].evaluation
+    protocol = first.get("protocol", "")
+    classes = sorted({int(r.dataset.partition(":")[2]) for r in records})
+    lines = [f"# Leaderboard: {base} (anomaly detection, {protocol} protocol)", "",
+             "Rendered from the genbench store by `genbench leaderboard render`; do not edit by "
+             "hand. One row per model, a column per class K (the run on `"
+             f"{base}:K`), in percent: the mean over seeds ± the half-width of the 95% "
+             "Student-t interval. `mean` averages each seed's classes first, then takes the "
+             "interval over seeds (only seeds with every class). Compare rows only within a "
+             "profile.", ""]
+    for metric, title in (("auroc", "AUROC (%) ↑"), ("auprc", "AUPRC (%) ↑, anomalies "
+                                                             "positive")):
+        part = frame[frame["metric"] == metric]
+        if part.empty:
+            continue
+        table = []
+        for (model, profile, settings), rows in part.groupby(
+                ["model", "profile", "settings"], sort=False):
+            cells = {row["class"]: _format_cell(100 * row["mean"], 100 * row["±"], False)
+                     for _, row in rows.iterrows()}
+            seeds = int(rows["seeds"].max())
+            table.append({"model": model, "profile": profile, "settings": settings,
+                          "seeds": seeds, **{str(k): cells.get(str(k), "") for k in classes},
+                          "mean": cells.get("mean", "")})
+        shown = pd.DataFrame(table)
+        if not shown["settings"].astype(bool).any():
+            shown = shown.drop(columns="settings")
+        lines += [f"## {title}", "", shown.to_markdown(index=False), ""]
+        if metric == "auroc" and protocol in PUBLISHED and classes == list(range(10)):
+            name, values = PUBLISHED[protocol]
+            lines += ["Published, for comparison (another dataset and budget):", "",
+                      "| reference | " + " | ".join(str(k) for k in classes) + " | mean |",
+                      "| --- |" + " --- |" * (len(classes) + 1),
+                      f"| {name} | " + " | ".join(f"{v:.1f}" for v in values)
+                      + f" | {sum(values) / len(values):.1f} |", ""]
+    counts = {}
+    for r in records:
+        counts[int(r.dataset.partition(":")[2])] = (r.evaluation.get("normal_classes"),
+                                                    r.evaluation.get("test_normal"),
+                                                    r.evaluation.get("test_anomalous"))
+    lines += ["## Protocol", "", f"- `{protocol}`: the training split holds the normal classes "
+              "only; the whole test split is scored, anomalies are the positive class.",
+              f"- Evaluated on the `{records[0].split}` split. Per class K: normal classes, "
+              "normal and anomalous test examples:"]
+    lines += [f"  - {k}: normal {normal}, {n} normal / {a} anomalous"
+              for k, (normal, n, a) in sorted(counts.items())]
+    scores = sorted({(r.model, r.evaluation.get("score", "")) for r in records})
+    lines += ["- Scores: " + "; ".join(f"`{m}` {s}" for m, s in scores),
+              f"- Model selection: {first.get('selection', 'not recorded')}."]
+    return "\n".join(lines) + "\n"
 
 
 def _only(records: list[RunRecord], keep) -> list[RunRecord]:

@@ -17,6 +17,10 @@ class MetricValue:
     extractor: str | None = None
     n_real: int = 0
     n_fake: int = 0
+    # A 95% interval for a single run: the percentile bootstrap over the generated samples
+    # (metrics whose family supports it); None where there is none.
+    ci_low: float | None = None
+    ci_high: float | None = None
 
 
 @dataclass
@@ -45,6 +49,20 @@ class RunRecord:
     # The feature spaces metrics were computed in: key, weights, the evaluator's accuracy...
     extractors: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: list[MetricValue] = field(default_factory=list)
+    # Quality against compute (``genbench run --eval-every N``): one entry per evaluation,
+    # ``{"step": int, "seconds": float, "metrics": {name: value}}``, where ``seconds`` counts
+    # training time only (evaluations excluded).
+    trajectory: list[dict[str, Any]] = field(default_factory=list)
+    # How the numbers were obtained beyond the feature spaces: an anomaly protocol's normal
+    # classes and test counts, the score used, how the model was selected...
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """The inverse of :meth:`to_dict`; fields added since a record was written default."""
+        data = dict(data)
+        data["metrics"] = [MetricValue(**m) for m in data.get("metrics", [])]
+        return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

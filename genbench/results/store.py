@@ -23,17 +23,23 @@ CREATE TABLE IF NOT EXISTS runs (
     config_hash TEXT NOT NULL,
     status TEXT NOT NULL, message TEXT, steps INTEGER, wall_time REAL,
     created TEXT, updated TEXT, device TEXT, hardware TEXT, versions TEXT, git_revision TEXT,
-    run_dir TEXT, extractors TEXT NOT NULL
+    run_dir TEXT, extractors TEXT NOT NULL, trajectory TEXT NOT NULL DEFAULT '[]',
+    evaluation TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
     name TEXT NOT NULL, value REAL, higher_is_better INTEGER NOT NULL, metric TEXT NOT NULL,
-    extractor TEXT, n_real INTEGER, n_fake INTEGER,
+    extractor TEXT, n_real INTEGER, n_fake INTEGER, ci_low REAL, ci_high REAL,
     PRIMARY KEY (run_id, name)
 );
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs(model, dataset, config_hash, seed);
 """
-_JSON_COLUMNS = ("config", "overrides", "hardware", "versions", "extractors")
+# Columns added after the first release, added to older stores when they are opened.
+_ADDED_COLUMNS = {"runs": {"trajectory": "TEXT NOT NULL DEFAULT '[]'",
+                           "evaluation": "TEXT NOT NULL DEFAULT '{}'"},
+                  "metrics": {"ci_low": "REAL", "ci_high": "REAL"}}
+_JSON_COLUMNS = ("config", "overrides", "hardware", "versions", "extractors", "trajectory",
+                 "evaluation")
 _RUN_COLUMNS = [f.name for f in fields(RunRecord) if f.name != "metrics"]
 STORE_NAME = "genbench.sqlite"
 
@@ -44,6 +50,11 @@ class Store:
         try:
             with closing(self._connect()) as conn, conn:
                 conn.executescript(SCHEMA)
+                for table, columns in _ADDED_COLUMNS.items():
+                    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                    for name, decl in columns.items():
+                        if name not in have:
+                            _add_column(conn, table, name, decl)
         except sqlite3.DatabaseError as exc:
             raise GenbenchError(f"{self.path} is not a usable genbench store ({exc}); move it "
                                 f"aside or choose another --workdir") from None
@@ -64,9 +75,11 @@ class Store:
             conn.execute(f"INSERT OR REPLACE INTO runs ({cols}) VALUES ({marks})", row)
             conn.execute("DELETE FROM metrics WHERE run_id = ?", (record.run_id,))
             conn.executemany(
-                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO metrics (run_id, name, value, higher_is_better, metric, extractor, "
+                "n_real, n_fake, ci_low, ci_high) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(record.run_id, m.name, m.value, int(m.higher_is_better), m.metric,
-                  m.extractor, m.n_real, m.n_fake) for m in record.metrics],
+                  m.extractor, m.n_real, m.n_fake, m.ci_low, m.ci_high)
+                 for m in record.metrics],
             )
 
     def get(self, run_id: str) -> RunRecord:
@@ -78,6 +91,7 @@ class Store:
     def query(self, where: str = "1", params: tuple = ()) -> list[RunRecord]:
         with closing(self._connect()) as conn:
             conn.row_factory = sqlite3.Row
+            conn.execute("BEGIN")  # one snapshot for both reads: no save lands in between
             rows = conn.execute(f"SELECT * FROM runs WHERE {where} ORDER BY created",
                                 params).fetchall()
             metric_rows = conn.execute(
@@ -88,7 +102,7 @@ class Store:
             metrics.setdefault(m["run_id"], []).append(MetricValue(
                 name=m["name"], value=m["value"], higher_is_better=bool(m["higher_is_better"]),
                 metric=m["metric"], extractor=m["extractor"], n_real=m["n_real"],
-                n_fake=m["n_fake"]))
+                n_fake=m["n_fake"], ci_low=m["ci_low"], ci_high=m["ci_high"]))
         records = []
         for row in rows:
             data = {c: row[c] for c in _RUN_COLUMNS}
@@ -106,6 +120,14 @@ class Store:
             clauses.append("status = ?")
             params.append(status)
         return self.query(" AND ".join(clauses) or "1", tuple(params))
+
+
+def _add_column(conn: sqlite3.Connection, table: str, name: str, decl: str) -> None:
+    try:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # another process added it first
+            raise
 
 
 def open_store(workdir: str | Path) -> Store:

@@ -1,0 +1,43 @@
+"""The anomaly-detection protocols as datasets (loaders in :mod:`genbench.data.anomaly`).
+
+Plain data, free of torch: imported whenever the registries are built.
+"""
+
+from __future__ import annotations
+
+from genbench.registry import DatasetSpec
+
+LOADERS = "genbench.data.anomaly"
+ONECLASS = "Ruff et al. 2018, Deep One-Class Classification (Deep SVDD) protocol"
+LEAVEOUT = "Akcay et al. 2018, GANomaly protocol"
+ARG = "K (a class 0-9, or all)"
+
+
+def anomaly_datasets() -> list[DatasetSpec]:
+    common = {"kind": "images", "num_classes": 10, "traits": ("anomaly",), "argument": ARG}
+    return [
+        DatasetSpec(name="digits-oneclass", shape=(1, 8, 8), **common,
+                    summary="one-class anomaly detection on the offline digits: train on class "
+                            "K (~144 images), test on all 360 test digits, the other classes "
+                            "anomalous",
+                    source=f"{ONECLASS}, on scikit-learn's digits (fixed 80/20 split)",
+                    loader=f"{LOADERS}:load_digits_oneclass"),
+        DatasetSpec(name="digits-leaveout", shape=(1, 8, 8), **common,
+                    summary="leave-one-out anomaly detection on the offline digits: train on "
+                            "every class but K, class K of the test split is the anomaly",
+                    source=f"{LEAVEOUT}, on scikit-learn's digits (fixed 80/20 split)",
+                    loader=f"{LOADERS}:load_digits_leaveout"),
+        DatasetSpec(name="mnist-oneclass", shape=(1, 28, 28), needs_data_root=True, **common,
+                    summary="one-class anomaly detection on MNIST (--data-root, torchvision "
+                            "layout): train on class K, test on all 10,000 test digits",
+                    source=ONECLASS, loader=f"{LOADERS}:load_mnist_oneclass"),
+        DatasetSpec(name="mnist-leaveout", shape=(1, 28, 28), needs_data_root=True, **common,
+                    summary="leave-one-out anomaly detection on MNIST (--data-root): train on "
+                            "every class but K, class K is the anomaly",
+                    source=LEAVEOUT, loader=f"{LOADERS}:load_mnist_leaveout"),
+        DatasetSpec(name="cifar10-oneclass", shape=(3, 32, 32), needs_data_root=True,
+                    default_extractor="inception-v3", **common,
+                    summary="one-class anomaly detection on CIFAR-10 (--data-root): train on "
+                            "class K, test on all 10,000 test images",
+                    source=ONECLASS, loader=f"{LOADERS}:load_cifar10_oneclass"),
+    ]
