@@ -21,12 +21,12 @@ from genbench_gans.models import build_dcgan
 
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
-from genbench_anomaly.residuals import anogan_loss, frozen
+from genbench_anomaly.residuals import SamplesFromItsGAN, anogan_loss, frozen
 
 SEARCH_SEED = 0  # the search's starting points are fixed, so scores are deterministic
 
 
-class AnoGAN(GenerativeModel):
+class AnoGAN(SamplesFromItsGAN, GenerativeModel):
     """A DCGAN (``self.gan``) with AnoGAN's latent search as its anomaly score."""
 
     def __init__(self, config, gan):
@@ -39,15 +39,6 @@ class AnoGAN(GenerativeModel):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
         return self.gan.train_step(x, y)
-
-    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.gan.latent(n, generator)
-
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.gan.generate(z)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.gan.sample(n, generator)
 
     # -- the latent search ----------------------------------------------------------------
 

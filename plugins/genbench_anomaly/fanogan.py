@@ -29,12 +29,12 @@ from genbench_gans.nets import init_normal
 
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
-from genbench_anomaly.residuals import frozen, in_chunks, izif_loss
+from genbench_anomaly.residuals import SamplesFromItsGAN, frozen, in_chunks, izif_loss
 
 GAN_LOGS = ("loss_d", "loss_g", "D(x)", "D(G(z))")
 
 
-class FAnoGAN(GenerativeModel):
+class FAnoGAN(SamplesFromItsGAN, GenerativeModel):
     """A WGAN-GP (``self.gan``) and an encoder trained after it; see the module docstring."""
 
     def __init__(self, config, gan, encoder):
@@ -51,15 +51,6 @@ class FAnoGAN(GenerativeModel):
         self._log_keys = GAN_LOGS + (("gp",) if gan.gp_weight else ())
 
     # -- the GAN --------------------------------------------------------------------------
-
-    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.gan.latent(n, generator)
-
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.gan.generate(z)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.gan.sample(n, generator)
 
     # -- training -------------------------------------------------------------------------
 

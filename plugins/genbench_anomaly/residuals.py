@@ -61,3 +61,16 @@ def in_chunks(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
               size: int = CHUNK) -> torch.Tensor:
     """``fn`` over ``x`` in chunks of ``size`` examples, concatenated."""
     return torch.cat([fn(x[i:i + size]) for i in range(0, len(x), size)])
+
+
+class SamplesFromItsGAN:
+    """Sampling for a detector built around a trained GAN (``self.gan``): the GAN's own."""
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.gan.latent(n, generator)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.gan.generate(z)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.gan.sample(n, generator)
