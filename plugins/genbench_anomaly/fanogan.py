@@ -50,8 +50,6 @@ class FAnoGAN(SamplesFromItsGAN, GenerativeModel):
                                                config.lr_e, (config.beta1, config.beta2))}
         self._log_keys = GAN_LOGS + (("gp",) if gan.gp_weight else ())
 
-    # -- the GAN --------------------------------------------------------------------------
-
     # -- training -------------------------------------------------------------------------
 
     def _generator(self):
