@@ -149,8 +149,10 @@ def anomaly_scores(ctx: MetricContext) -> tuple[torch.Tensor, str]:
     models reconstruct as the normal class when there is exactly one."""
     x = _model_inputs(ctx)
     if callable(getattr(ctx.model, "anomaly_score", None)):
+        described = getattr(ctx.model, "anomaly_score_description", None)
         return ctx.model.anomaly_score(x.to(ctx.device)).detach().float().cpu(), \
-            "the model's anomaly_score()"
+            described if isinstance(described, str) and described \
+            else "the model's anomaly_score()"
     normal = ctx.real.meta.get("normal_classes", [])
     labels = torch.full((len(x),), normal[0], dtype=torch.long) if len(normal) == 1 else None
     chunk, scores = 500, []

@@ -47,6 +47,10 @@ class GenerativeModel(nn.Module):
       centres and return log probabilities. Keys are ``"exact"``, or ``"elbo"`` and ``"iwae"``
       (the importance-weighted bound with ``k`` samples) for latent-variable models. An empty
       dict means the model has no likelihood in this configuration.
+    - ``"anomaly_score"``: ``anomaly_score(x) -> (N,)``, higher = more anomalous, given the
+      whole test split at once (chunk inside if memory needs it). The optional attribute
+      ``anomaly_score_description`` (a string) says what the score is; the run records it.
+      Models that only ``reconstruct`` are scored by their reconstruction error instead.
 
     ``extra_metrics(reference) -> {name: (value, higher_is_better)}`` reports numbers only the
     model can give (a semi-supervised GAN's accuracy, a VQ-VAE's codebook usage).

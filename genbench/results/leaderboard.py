@@ -366,23 +366,32 @@ def protocol_markdown(base: str, records: list[RunRecord]) -> str:
              "hand. One row per model, a column per class K (the run on `"
              f"{base}:K`), in percent: the mean over seeds ± the half-width of the 95% "
              "Student-t interval. `mean` averages each seed's classes first, then takes the "
-             "interval over seeds (only seeds with every class). Compare rows only within a "
-             "profile.", ""]
+             "interval over seeds (only seeds with every class). Best mean first. **Bold**: "
+             "the best in its column within a profile, only where its interval does not "
+             "overlap the runner-up's. Compare rows only within a profile.", ""]
     for metric, title in (("auroc", "AUROC (%) ↑"), ("auprc", "AUPRC (%) ↑, anomalies "
                                                              "positive")):
         part = frame[frame["metric"] == metric]
         if part.empty:
             continue
-        table = []
+        columns = [str(k) for k in classes] + ["mean"]
+        wide = []
         for (model, profile, settings), rows in part.groupby(
                 ["model", "profile", "settings"], sort=False):
-            cells = {row["class"]: _format_cell(100 * row["mean"], 100 * row["±"], False)
-                     for _, row in rows.iterrows()}
-            seeds = int(rows["seeds"].max())
-            table.append({"model": model, "profile": profile, "settings": settings,
-                          "seeds": seeds, **{str(k): cells.get(str(k), "") for k in classes},
-                          "mean": cells.get("mean", "")})
-        shown = pd.DataFrame(table)
+            row = {"model": model, "profile": profile, "settings": settings,
+                   "seeds": int(rows["seeds"].max())}
+            for c in columns:
+                hit = rows[rows["class"] == c]
+                row[c] = 100 * hit["mean"].iloc[0] if len(hit) else float("nan")
+                row[f"{c} ±"] = 100 * hit["±"].iloc[0] if len(hit) else float("nan")
+            wide.append(row)
+        wide = pd.DataFrame(wide).sort_values("mean", ascending=False, kind="stable",
+                                              na_position="last").reset_index(drop=True)
+        marked = best_rows(wide, dict.fromkeys(columns, True))
+        shown = wide[["model", "profile", "settings", "seeds"]].copy()
+        for c in columns:
+            shown[c] = [_format_cell(wide.at[i, c], wide.at[i, f"{c} ±"],
+                                     i in marked.get(c, ())) for i in wide.index]
         if not shown["settings"].astype(bool).any():
             shown = shown.drop(columns="settings")
         lines += [f"## {title}", "", shown.to_markdown(index=False), ""]
@@ -405,8 +414,9 @@ def protocol_markdown(base: str, records: list[RunRecord]) -> str:
     lines += [f"  - {k}: normal {normal}, {n} normal / {a} anomalous"
               for k, (normal, n, a) in sorted(counts.items())]
     scores = sorted({(r.model, r.evaluation.get("score", "")) for r in records})
-    lines += ["- Scores: " + "; ".join(f"`{m}` {s}" for m, s in scores),
-              f"- Model selection: {first.get('selection', 'not recorded')}."]
+    lines += ["- Scores (higher = more anomalous):"]
+    lines += [f"  - `{m}`: {s}" for m, s in scores]
+    lines += [f"- Model selection: {first.get('selection', 'not recorded')}."]
     return "\n".join(lines) + "\n"
 
 

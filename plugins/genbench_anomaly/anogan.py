@@ -74,6 +74,14 @@ class AnoGAN(SamplesFromItsGAN, GenerativeModel):
                 final = loss(z)
         return z.detach(), final
 
+    @property
+    def anomaly_score_description(self) -> str:
+        cfg = self.config
+        return (f"mapping loss (1 - {cfg.search_lambda:g}) * sum |x - G(z)| + "
+                f"{cfg.search_lambda:g} * sum |f(x) - f(G(z))| after {cfg.search_steps} Adam "
+                f"steps (lr {cfg.search_lr:g}) of latent search from a fixed prior draw; f: "
+                "D's last feature map")
+
     def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
         """The mapping loss after the search, per image (higher = more anomalous). All of x is
         searched at once, ``search_batch`` images at a time; the starting latents are drawn

@@ -90,6 +90,11 @@ class FAnoGAN(SamplesFromItsGAN, GenerativeModel):
         """G(E(x))."""
         return self.generate(self.encode(x))
 
+    @property
+    def anomaly_score_description(self) -> str:
+        return (f"izi_f loss mean (x - G(E(x)))^2 + {self.config.kappa:g} * "
+                "mean (f(x) - f(G(E(x))))^2; f: the critic's last feature map")
+
     @torch.no_grad()
     def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
         """The izi_f loss of each image (higher = more anomalous)."""

@@ -93,6 +93,8 @@ class GANomaly(GenerativeModel):
         with frozen(self.encoder, self.decoder):
             return self.decoder(self.encoder(x.to(self.device)))
 
+    anomaly_score_description = "latent distance mean (G_E(x) - E(G_D(G_E(x))))^2"
+
     @torch.no_grad()
     def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
         """mean (G_E(x) - E(x_hat))^2 over the latent, per image (higher = more anomalous)."""
