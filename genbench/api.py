@@ -293,7 +293,8 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
 
     with torch.no_grad():
         latent_views(model_spec, dataset, model, model_shape or tuple(reference.x.shape[1:]),
-                     run_dir, torch.Generator().manual_seed(record.seed), interpolate=False)
+                     run_dir, torch.Generator().manual_seed(record.seed), interpolate=False,
+                     root=scoring[2].options.get("data_root"))
     scores = scoring[2].artifacts.get("anomaly_scores")
     if scores is not None:
         plots.score_histogram(scores, scoring[2].artifacts["anomaly_target"],
@@ -489,7 +490,7 @@ def load_trained(target: str, store: Store, device: str = "auto") -> Loaded:
 
 def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, seed: int = 0,
             interpolate: bool = False, out_dir: str | Path | None = None,
-            device: str = "auto") -> list[Path]:
+            device: str = "auto", data_root: str | None = None) -> list[Path]:
     """Pictures of a trained model: a sample grid (or scatter plot), and with ``interpolate``
     latent interpolations; conditional models add a class-by-row grid, models with
     interpretable codes (InfoGAN) a code traversal. Returns the files written."""
@@ -508,7 +509,7 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
         if "translate" not in loaded.model_spec.capabilities:
             raise GenbenchError(f"{loaded.model_spec.name} neither samples nor translates: "
                                 f"nothing to draw")
-        test = dataset.load(dataset.eval_split)
+        test = dataset.load(dataset.eval_split, root=data_root)
         pick = torch.randperm(len(test), generator=gen)[:n]
         outputs = translate_split(model, test.x[pick], tuple(loaded.ckpt["data_shape"]),
                                   test.target.shape[1:])
@@ -521,7 +522,7 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
         if dataset.kind == "images":
             written.append(plots.image_grid(fake, out / "samples.png"))
         else:
-            reference = dataset.load(dataset.eval_split)
+            reference = dataset.load(dataset.eval_split, root=data_root)
             written.append(plots.scatter(generate(model, max(n, 2500), seed), reference.x,
                                          out / "samples.png", title,
                                          reference.meta.get("modes")))
@@ -550,12 +551,13 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
             grid, ncol = model.traversal(gen)
             written.append(plots.image_grid(grid.cpu(), out / "traversal.png", nrow=ncol))
         written += latent_views(loaded.model_spec, dataset, model, tuple(loaded.ckpt["data_shape"]),
-                                out, gen, interpolate)
+                                out, gen, interpolate, root=data_root)
     return written
 
 
 def latent_views(model_spec: ModelSpec, dataset: DatasetSpec, model, shape: tuple[int, ...],
-                 out: Path, gen, interpolate: bool = True) -> list[Path]:
+                 out: Path, gen, interpolate: bool = True, root: str | None = None
+                 ) -> list[Path]:
     """Pictures of what a model that encodes does with real data, from the evaluation split:
     originals above their reconstructions, interpolations between two encoded test images
     (originals at both ends), and for a 2-D latent space every test example's code coloured by
@@ -568,7 +570,7 @@ def latent_views(model_spec: ModelSpec, dataset: DatasetSpec, model, shape: tupl
     caps = set(model_spec.capabilities)
     if not caps & {"reconstruct", "encode"}:
         return []
-    data = dataset.load(dataset.eval_split)
+    data = dataset.load(dataset.eval_split, root=root)
     x, y = data.x, data.y
     if dataset.kind == "images" and tuple(x.shape[1:]) != shape:
         x = resize_images(x, shape[-1])

@@ -587,13 +587,14 @@ def samples(
         "--out", help="Folder for the PNGs (default: the run's folder).")] = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     device: DeviceOpt = "auto",
+    data_root: DataRootOpt = None,
 ) -> None:
     """Write pictures of a trained model: a sample grid (a scatter plot for 2-D data), latent
     interpolations, a class-by-row grid for conditional models, a code traversal for InfoGAN."""
     from genbench import api
 
     for path in api.samples(target, workdir=workdir, n=n, seed=seed, interpolate=interpolate,
-                            out_dir=out_dir, device=device):
+                            out_dir=out_dir, device=device, data_root=data_root):
         out.print(f"wrote {escape(str(path))}", soft_wrap=True)
 
 

@@ -364,6 +364,9 @@ def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto"
             watch: Watch | None = None, report: Report | None = None) -> SweepResult:
     """Run the entries that are not done, one after another, with ``api.run``.
 
+    The store is read again before each entry, so an entry that another sweep on the same
+    workdir completed in the meantime is skipped, not run twice (two sweeps may still start
+    the same entry at the same moment; give them different models or datasets to be sure).
     A failed or diverged entry is reported and the sweep goes on (``fail_fast`` stops it).
     Ctrl-C stops the sweep: the entry that was running is recorded as interrupted (with a
     checkpoint if training had one), the rest as not run, and ``interrupted`` is set.
@@ -380,6 +383,9 @@ def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto"
             outcome = Outcome(item.entry, "not run")
         elif item.action == "skip":
             outcome = _outcome(item.entry, item.record, "skipped")
+        elif (now := plan([item.entry], workdir)[0]).action == "skip":
+            # Another sweep on the same store completed it since this one was planned.
+            outcome = _outcome(item.entry, now.record, "skipped")
         else:
             try:
                 with watch(index, item) as (progress, eval_progress):

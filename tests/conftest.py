@@ -85,3 +85,23 @@ def fake_plugin(tmp_path: Path, monkeypatch):
     yield install
     for mod in [m for m in sys.modules if m.startswith("genbench_test_")]:
         sys.modules.pop(mod)
+
+
+@pytest.fixture
+def accept_fake_cifar(monkeypatch):
+    """Make torchvision's CIFAR10 expect the MD5s of the files now in ``folder`` (a fake copy
+    the test wrote in the real format)."""
+    import hashlib
+
+    from torchvision.datasets import CIFAR10
+
+    def md5(path: Path) -> str:
+        return hashlib.md5(path.read_bytes()).hexdigest()
+
+    def accept(folder: Path):
+        monkeypatch.setattr(CIFAR10, "train_list", [[name, md5(folder / name)]
+                                                    for name, _ in CIFAR10.train_list])
+        monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5(folder / "test_batch")]])
+        monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta,
+                                              "md5": md5(folder / "batches.meta")})
+    return accept

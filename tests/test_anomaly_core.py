@@ -3,10 +3,12 @@ model that reconstructs, `--dataset NAME:all`, and the per-class leaderboard."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import cli_json
-from test_vision_data import make_idx_dataset
+from test_vision_data import make_cifar, make_idx_dataset
 
 from genbench.data.base import TensorData
 from genbench.errors import GenbenchError
@@ -96,6 +98,28 @@ def test_mnist_oneclass_reads_torchvision_files(tmp_path):
     assert len(test) == 20 and test.meta["normal"] == 2
     leave = get_registries().datasets.get("mnist-leaveout:4").load("train", root=tmp_path)
     assert len(leave) == 27
+
+
+def test_cifar10_oneclass_reads_the_python_batches_and_runs(tmp_path, accept_fake_cifar, cli,
+                                                          workdir):
+    # The fake copy's labels: train batch k holds classes k..k+3, the test batch 5..9.
+    make_cifar(tmp_path)
+    accept_fake_cifar(tmp_path / "cifar-10-batches-py")
+    spec = get_registries().datasets.get("cifar10-oneclass:5")
+    train, test = spec.load("train", root=tmp_path), spec.load("test", root=tmp_path)
+    assert train.x.shape == (3, 3, 32, 32) and set(train.y.tolist()) == {5}
+    assert test.y.tolist() == [5, 6, 7, 8, 9] and test.meta["normal_classes"] == [5]
+    record = cli_json(cli, "run", "ae", "--dataset", "cifar10-oneclass:5", "--data-root",
+                      str(tmp_path), "--steps", "3", "--bootstrap", "0", "--workdir", workdir)
+    assert record["status"] == "completed"
+    assert (record["evaluation"]["test_normal"], record["evaluation"]["test_anomalous"]) == (1, 4)
+    assert {m["name"] for m in record["metrics"]} == {"auroc", "auprc"}
+    # Pictures of test images come from the same --data-root, at run time and afterwards.
+    assert (Path(record["run_dir"]) / "reconstructions.png").is_file()
+    code, stdout, stderr = cli("samples", record["run_id"], "--data-root", str(tmp_path),
+                               "--out", str(tmp_path / "pics"), "--workdir", str(workdir))
+    assert code == 0, stderr
+    assert (tmp_path / "pics" / "reconstructions.png").is_file()
 
 
 def test_autoencoders_are_scored_by_reconstruction_and_gans_refused(cli, workdir):

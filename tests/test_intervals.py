@@ -41,6 +41,16 @@ def test_single_seed_cells_use_the_runs_bootstrap_interval():
     assert list(rows["seeds"]) == [1, 1]
 
 
+def test_a_seed_run_twice_counts_once_with_its_newest_run():
+    older, newer = run("a", 1, 9.0), run("a", 1, 3.0)
+    older.created, newer.created = "2026-11-01T00:00:00", "2026-11-02T00:00:00"
+    older.run_id += "-old"
+    frame, _ = summary_frame([newer, run("a", 0, 1.0), older])
+    assert frame.loc[0, "seeds"] == 2
+    assert frame.loc[0, "FD[raw]"] == pytest.approx(2.0)  # seeds 0 and 1: 1.0 and 3.0
+    assert frame.loc[0, "FD[raw] ±"] == pytest.approx(t_half_width([1.0, 3.0]))
+
+
 def test_best_is_marked_only_when_intervals_do_not_overlap(tmp_path):
     apart = [run("a", s, v) for s, v in enumerate([1.0, 1.1, 0.9])] + \
             [run("b", s, v) for s, v in enumerate([2.0, 2.1, 1.9])]

@@ -204,6 +204,18 @@ def test_pictures_survive_their_run_folders(tmp_path):
     assert index.read_text(encoding="utf-8").count("no image") == 2
 
 
+def test_pictures_of_runs_that_left_the_store_are_removed(tmp_path):
+    index, records = render(tmp_path)
+    assets = index.parent / "report"
+    before = {p.name for p in assets.rglob("*.png")}
+    kept = [r for r in records if r.dataset == "ring8"]
+    write_report(kept, index.parent)
+    after = {p.name for p in assets.rglob("*.png")}
+    assert after < before and not any("paired-folder" in name for name in after)
+    assert parse(index).links and all((index.parent / link).is_file()
+                                      for link in parse(index).links if not link.startswith("#"))
+
+
 def test_no_runs_is_a_page_too(tmp_path):
     index = write_report([], tmp_path)
     assert "No runs yet." in index.read_text(encoding="utf-8")
@@ -218,3 +230,43 @@ def test_an_unreadable_picture_is_a_placeholder(tmp_path):
                        run_dir=str(run_dir))
     text = write_report([record], tmp_path / "out").read_text(encoding="utf-8")
     assert text.count("no image") == 2 and "no curve" in text
+
+
+def protocol_records(root: Path) -> list[RunRecord]:
+    """digits-oneclass:0 and :1, ae and vae over three seeds; vae clearly better on class 1."""
+    records = []
+    auroc = {("ae", 0): (0.90, 0.92, 0.94), ("ae", 1): (0.80, 0.81, 0.82),
+             ("vae", 0): (0.91, 0.93, 0.95), ("vae", 1): (0.97, 0.98, 0.99)}
+    for (model, k), values in auroc.items():
+        for seed, value in enumerate(values):
+            run_id = f"{model}-digits-oneclass:{k}-s{seed}"
+            records.append(RunRecord(
+                run_id=run_id, model=model, dataset=f"digits-oneclass:{k}", split="test",
+                profile="quick", seed=seed, config={}, status="completed",
+                run_dir=str(root / run_id),
+                metrics=[_metric("auroc", value, True), _metric("auprc", value, True)],
+                evaluation={"protocol": "oneclass", "normal_classes": [k]}))
+            _png(root / run_id / "reconstructions.png", (200, 100), seed)
+    return records
+
+
+def test_anomaly_protocols_get_a_per_class_board(tmp_path):
+    index = write_report(protocol_records(tmp_path / "runs"), tmp_path / "out")
+    text = index.read_text(encoding="utf-8")
+    assert '<section id="ds-digits-oneclass_all">' in text
+    assert 'href="#ds-digits-oneclass_all"' in text  # in the navigation
+    tables = parse(index).tables
+    classes = [rows for kind, rows in tables if kind == "sortable classes"]
+    assert len(classes) == 2  # AUROC and AUPRC
+    # Best mean first: vae (95%, 93% and 98%), then ae (86%); columns model, profile, seeds,
+    # 0, 1, mean (no settings column: no run has any).
+    assert [row[0][0] for row in classes[0]] == ["vae", "ae"]
+    assert classes[0][0][4] == ("98 ± 2.5", "98.0")
+    assert classes[0][0][3][0] == "93 ± 5"  # rounded to 2 significant digits, like the rest
+    # Bold only where the intervals clear: class 1 (98 ± 2.5 against 81 ± 2.5), not class 0.
+    assert "<b>98 ± 2.5</b>" in text and "<b>93 ± 5</b>" not in text
+    # The same rule in each class's own "across seeds" table (as fractions there).
+    assert "<b>0.98 ± 0.025</b>" in text and "<b>0.93 ± 0.05</b>" not in text
+    assert (tmp_path / "out" / "report" / "digits-oneclass-classes.png").is_file()
+    # Models without samples show their reconstructions as the thumbnail.
+    assert "no image" not in text

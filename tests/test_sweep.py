@@ -87,6 +87,29 @@ def test_sweep_runs_then_resumes_only_what_is_missing(cli, workdir, tmp_path, mo
     assert cli_json(cli, "sweep", *args)["counts"] == {"skipped": 4} and calls == []
 
 
+def test_an_entry_another_sweep_completed_meanwhile_is_skipped(workdir, monkeypatch):
+    from genbench.sweep import execute, expand, plan
+
+    entries = expand(make_blocks(models=["gan"], datasets=["ring8"], seeds=[0, 1], steps=3))
+    planned = plan(entries, workdir)
+    assert [p.action for p in planned] == ["run", "run"]
+    # A second sweep on the same workdir finishes seed 1 while this one is on seed 0.
+    other = api.run("gan", "ring8", seed=1, steps=3, workdir=workdir)
+    calls = []
+    real_run = api.run
+
+    def spy(model, dataset, **kwargs):
+        calls.append(kwargs["seed"])
+        return real_run(model, dataset, **kwargs)
+
+    monkeypatch.setattr(api, "run", spy)
+    result = execute(planned, workdir=workdir)
+    assert calls == [0]
+    assert [o.status for o in result.outcomes] == ["completed", "skipped"]
+    assert result.outcomes[1].run_id == other.run_id
+    assert len(Store(workdir).runs()) == 2
+
+
 def test_table_output_shows_each_entry_and_a_summary(cli, workdir):
     code, stdout, _ = cli("sweep", "-m", "gan", "-d", "ring8", *TINY, "--workdir", workdir)
     assert code == 0, stdout

@@ -201,20 +201,6 @@ def make_cifar(root: Path) -> dict[str, dict]:
     return batches
 
 
-@pytest.fixture
-def accept_fake_cifar(monkeypatch):
-    """Make torchvision's CIFAR10 expect the MD5s of the files now in ``folder``."""
-    from torchvision.datasets import CIFAR10
-
-    def accept(folder: Path):
-        monkeypatch.setattr(CIFAR10, "train_list", [[name, md5(folder / name)]
-                                                    for name, _ in CIFAR10.train_list])
-        monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5(folder / "test_batch")]])
-        monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta,
-                                              "md5": md5(folder / "batches.meta")})
-    return accept
-
-
 def test_cifar10_round_trip(tmp_path, accept_fake_cifar):
     batches = make_cifar(tmp_path)
     accept_fake_cifar(tmp_path / "cifar-10-batches-py")

@@ -15,15 +15,9 @@ from __future__ import annotations
 
 import torch
 
+from genbench.data.anomaly_specs import PROTOCOLS
 from genbench.data.base import TensorData
 from genbench.errors import GenbenchError
-
-PROTOCOLS = {
-    "oneclass": "one-class: train on class K only; every other class in the test split is "
-                "anomalous (Deep SVDD protocol)",
-    "leaveout": "leave-one-out: train on every class but K; class K in the test split is the "
-                "anomaly (GANomaly protocol)",
-}
 
 
 def parse_class(argument: str, num_classes: int, dataset: str) -> int:

@@ -11,6 +11,13 @@ LOADERS = "genbench.data.anomaly"
 ONECLASS = "Ruff et al. 2018, Deep One-Class Classification (Deep SVDD) protocol"
 LEAVEOUT = "Akcay et al. 2018, GANomaly protocol"
 ARG = "K (a class 0-9, or all)"
+# What each protocol trains on and calls anomalous, in words.
+PROTOCOLS = {
+    "oneclass": "one-class: train on class K only; every other class in the test split is "
+                "anomalous (Deep SVDD protocol)",
+    "leaveout": "leave-one-out: train on every class but K; class K in the test split is the "
+                "anomaly (GANomaly protocol)",
+}
 
 
 def anomaly_datasets() -> list[DatasetSpec]:

@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from genbench.errors import GenbenchError
-from genbench.results.leaderboard import t_half_width
+from genbench.results.leaderboard import one_per_seed, t_half_width
 from genbench.results.record import RunRecord
 from genbench.results.store import Store
 
@@ -63,7 +63,7 @@ def select(store: Store, spec: str, profile: str | None = None) -> list[RunRecor
             listed = "; ".join(f"{p}{' ' + s if s else ''}" for p, s in kinds)
             raise GenbenchError(f"{spec} matches runs of different profiles or settings "
                                 f"({listed}); pass --profile or the run ids joined by commas")
-        return runs
+        return one_per_seed(runs)  # as the leaderboard counts them
     runs = [store.get(run_id.strip()) for run_id in spec.split(",") if run_id.strip()]
     unfinished = [r.run_id for r in runs if r.status != "completed"]
     if unfinished:

@@ -104,10 +104,20 @@ def _cell(runs: list[RunRecord], name: str) -> tuple[float, float]:
     return mean, (m.ci_high - m.ci_low) / 2
 
 
+def one_per_seed(runs: list[RunRecord]) -> list[RunRecord]:
+    """The newest run of each seed (by ``created``): a seed run twice is one sample of the
+    seed-to-seed spread, not two."""
+    newest: dict[int, RunRecord] = {}
+    for r in sorted(runs, key=lambda r: (r.created, r.run_id)):
+        newest[r.seed] = r
+    return sorted(newest.values(), key=lambda r: r.seed)
+
+
 def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, bool]]:
     """Completed runs grouped by (model, profile, settings): each metric's mean and the
-    half-width of its 95% interval (column ``"<metric> ±"``; see :func:`_cell`), and the
-    number of seeds. Best first by the dataset's ranking metric."""
+    half-width of its 95% interval (column ``"<metric> ±"``; see :func:`_cell`) over the
+    newest run of each seed, and the number of seeds. Best first by the dataset's ranking
+    metric."""
     done = [r for r in records if r.status == "completed"]
     directions: dict[str, bool] = {}
     groups: dict[tuple, list[RunRecord]] = {}
@@ -117,6 +127,7 @@ def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, boo
             directions.setdefault(m.name, m.higher_is_better)
     rows = []
     for (model, profile, settings), runs in groups.items():
+        runs = one_per_seed(runs)
         row = {"model": model, "profile": profile, "settings": settings, "seeds": len(runs)}
         for name in directions:
             row[name], row[f"{name} ±"] = _cell(runs, name)
@@ -337,7 +348,7 @@ def class_frame(records: list[RunRecord]) -> pd.DataFrame:
     for (model, profile, settings), runs in groups.items():
         for metric in ("auroc", "auprc"):
             per_seed: dict[int, dict[int, float]] = {}
-            for r in runs:
+            for r in sorted(runs, key=lambda r: (r.created, r.run_id)):  # newest per seed wins
                 value = r.metric_map().get(metric)
                 if value is not None:
                     per_seed.setdefault(r.seed, {})[int(r.dataset.partition(":")[2])] = value
@@ -354,6 +365,27 @@ def class_frame(records: list[RunRecord]) -> pd.DataFrame:
                              "±": t_half_width(complete), "seeds": len(complete)})
     return pd.DataFrame(rows, columns=["model", "profile", "settings", "metric", "class", "mean",
                                        "±", "seeds"])
+
+
+def class_table(part: pd.DataFrame, classes: list[int]
+                ) -> tuple[pd.DataFrame, list[str], dict[str, set[int]]]:
+    """One metric's rows of :func:`class_frame` made wide, in percent: a row per model (profile,
+    settings), columns ``"K"`` and ``"K ±"`` per class and ``"mean"``/``"mean ±"``, best mean
+    first; with the column names and the cells marked best (:func:`best_rows`)."""
+    columns = [str(k) for k in classes] + ["mean"]
+    wide = []
+    for (model, profile, settings), rows in part.groupby(
+            ["model", "profile", "settings"], sort=False):
+        row = {"model": model, "profile": profile, "settings": settings,
+               "seeds": int(rows["seeds"].max())}
+        for c in columns:
+            hit = rows[rows["class"] == c]
+            row[c] = 100 * hit["mean"].iloc[0] if len(hit) else float("nan")
+            row[f"{c} ±"] = 100 * hit["±"].iloc[0] if len(hit) else float("nan")
+        wide.append(row)
+    wide = pd.DataFrame(wide).sort_values("mean", ascending=False, kind="stable",
+                                          na_position="last").reset_index(drop=True)
+    return wide, columns, best_rows(wide, dict.fromkeys(columns, True))
 
 
 def protocol_markdown(base: str, records: list[RunRecord]) -> str:
@@ -374,20 +406,7 @@ def protocol_markdown(base: str, records: list[RunRecord]) -> str:
         part = frame[frame["metric"] == metric]
         if part.empty:
             continue
-        columns = [str(k) for k in classes] + ["mean"]
-        wide = []
-        for (model, profile, settings), rows in part.groupby(
-                ["model", "profile", "settings"], sort=False):
-            row = {"model": model, "profile": profile, "settings": settings,
-                   "seeds": int(rows["seeds"].max())}
-            for c in columns:
-                hit = rows[rows["class"] == c]
-                row[c] = 100 * hit["mean"].iloc[0] if len(hit) else float("nan")
-                row[f"{c} ±"] = 100 * hit["±"].iloc[0] if len(hit) else float("nan")
-            wide.append(row)
-        wide = pd.DataFrame(wide).sort_values("mean", ascending=False, kind="stable",
-                                              na_position="last").reset_index(drop=True)
-        marked = best_rows(wide, dict.fromkeys(columns, True))
+        wide, columns, marked = class_table(part, classes)
         shown = wide[["model", "profile", "settings", "seeds"]].copy()
         for c in columns:
             shown[c] = [_format_cell(wide.at[i, c], wide.at[i, f"{c} ±"],

@@ -13,12 +13,22 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genbench.atomic import atomic_write
-from genbench.results.leaderboard import leaderboard_frame, summary_frame
+from genbench.data.anomaly_specs import PROTOCOLS
+from genbench.results.leaderboard import (
+    PUBLISHED,
+    best_rows,
+    class_frame,
+    class_table,
+    leaderboard_frame,
+    protocol_groups,
+    summary_frame,
+)
 from genbench.results.record import MetricValue, RunRecord, board_stem
 
 if TYPE_CHECKING:
@@ -46,12 +56,29 @@ def write_report(records: list[RunRecord], out_dir: str | Path,
     by_dataset: dict[str, list[RunRecord]] = {}
     for r in records:
         by_dataset.setdefault(r.dataset, []).append(r)
-    sections = [_dataset_section(d, by_dataset[d], out_dir) for d in sorted(by_dataset)]
-    nav = " · ".join(f'<a href="#{_anchor(d)}">{html.escape(d)}</a>' for d in sorted(by_dataset))
+    protocols = protocol_groups(records)
+    sections = [_protocol_section(b, protocols[b], out_dir) for b in sorted(protocols)]
+    sections += [_dataset_section(d, by_dataset[d], out_dir) for d in sorted(by_dataset)]
+    nav = " · ".join([f'<a href="#{_anchor(b + ":all")}">{html.escape(b)}, every class</a>'
+                      for b in sorted(protocols)]
+                     + [f'<a href="#{_anchor(d)}">{html.escape(d)}</a>'
+                        for d in sorted(by_dataset)])
     page = _PAGE.format(title=html.escape(title), css=_CSS, js=_JS, nav=nav or "No runs yet.",
                         sections="\n".join(sections))
-    return _publish(out_dir / "index.html",
-                    lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    index = _publish(out_dir / "index.html",
+                     lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    _prune(out_dir, page)
+    return index
+
+
+def _prune(out_dir: Path, page: str) -> None:
+    """Remove the PNGs under ``report/`` that the page no longer shows (runs that left the
+    store, datasets without runs), so the folder holds what the index links and no more."""
+    shown = {html.unescape(m) for m in re.findall(r'(?:src|href)="(report/[^"]+)"', page)}
+    assets = out_dir / "report"
+    for path in sorted(assets.rglob("*.png")) if assets.is_dir() else []:
+        if path.relative_to(out_dir).as_posix() not in shown:
+            path.unlink()
 
 
 def _publish(path: Path, write: Callable[[str], None]) -> Path:
@@ -88,30 +115,108 @@ def _dataset_section(dataset: str, records: list[RunRecord], out_dir: Path) -> s
     return "\n".join(parts)
 
 
+# --- anomaly protocols: every class of one protocol together ------------------------------
+
+def _protocol_section(base: str, runs: list[RunRecord], out_dir: Path) -> str:
+    """The per-class board of an anomaly protocol (``BASE:K`` for every K): AUROC and AUPRC
+    tables, a row per model and a column per class, and AUROC by class as a picture."""
+    frame = class_frame(runs)
+    classes = sorted({int(r.dataset.partition(":")[2]) for r in runs})
+    protocol = runs[0].evaluation.get("protocol", "")
+    parts = [f'<section id="{_anchor(base + ":all")}">',
+             f"<h2>{html.escape(base)}: anomaly detection, every class</h2>",
+             f"<p>{html.escape(PROTOCOLS.get(protocol, protocol))}; the runs on "
+             f"<code>{html.escape(base)}:K</code> for every K. The whole test split is scored, "
+             "anomalies being the positive class. Every class's own runs are in its section "
+             "below.</p>"]
+    for metric, title in (("auroc", "AUROC (%) ↑"), ("auprc", "AUPRC (%) ↑")):
+        part = frame[frame["metric"] == metric]
+        if part.empty:
+            continue
+        wide, columns, marked = class_table(part, classes)
+        settings = int(wide["settings"].astype(bool).any())  # the column only where used
+        header = ["model", "profile"] + ["settings"] * settings + ["seeds"] + columns
+        rows = [[_text(row["model"]), _text(row["profile"])]
+                + [_text(row["settings"])] * settings
+                + [_number(int(row["seeds"]), str(int(row["seeds"])))]
+                + [_interval_cell(row[c], row[f"{c} ±"], i in marked.get(c, ()))
+                   for c in columns] for i, row in wide.iterrows()]
+        parts += [f"<h3>{html.escape(title)}</h3>",
+                  _table("classes", header, rows, caption=f"{title}, mean over seeds ± the "
+                         "half-width of the 95% Student-t interval; `mean` averages each "
+                         "seed's classes first. Bold: the best in its column within a profile, "
+                         "only where its interval does not overlap the runner-up's.")]
+    rel = f"report/{board_stem(base)}-classes.png"
+    fig, caption = _draw_classes(frame, classes, protocol)
+    if fig is not None:
+        _save_figure(fig, out_dir / rel)
+        parts.append(f'<div class="plots"><figure><img src="{rel}" alt="{html.escape(caption)}"'
+                     f' class="plot"><figcaption>{html.escape(caption)}</figcaption></figure>'
+                     "</div>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _draw_classes(frame, classes: list[int], protocol: str) -> tuple[Figure | None, str]:
+    """AUROC against the normal class, a line per model (quick profile first) with its 95%
+    interval, and the published reference where there is one for these classes."""
+    part = frame[(frame["metric"] == "auroc") & (frame["class"] != "mean")]
+    if part.empty:
+        return None, ""
+    fig, ax = _figure()
+    style = _style(list(part["model"]))
+    for (model, profile, settings), rows in part.groupby(["model", "profile", "settings"],
+                                                         sort=True):
+        rows = rows.assign(k=rows["class"].astype(int)).sort_values("k")
+        label = " ".join(x for x in (model, "" if profile == "quick" else profile, settings) if x)
+        mean, half = 100 * rows["mean"], 100 * rows["±"].fillna(0)
+        # An AUC cannot pass 100%: the t-interval's upper arm is cut there.
+        ax.errorbar(rows["k"], mean, yerr=[half, half.clip(upper=100 - mean)], label=label,
+                    capsize=2, markersize=5, alpha=0.85, **style[model])
+    if protocol in PUBLISHED and classes == list(range(10)):
+        name, values = PUBLISHED[protocol]
+        ax.plot(classes, values, "k--", linewidth=1, label=name.split(" (")[0])
+    ax.set(xticks=classes, xlabel="normal class K", ylabel="AUROC (%) ↑",
+           title="AUROC by normal class")
+    _legend(ax)
+    return fig, ("AUROC by normal class: a line per model, bars the 95% interval over seeds "
+                 "(cut at 100)"
+                 + ("; dashed, the published reference (another dataset and budget)."
+                    if protocol in PUBLISHED and classes == list(range(10)) else "."))
+
+
 # --- tables -------------------------------------------------------------------------------
 
 def _summary_table(done: list[RunRecord], thumbs: dict[str, Picture | None]) -> str:
     frame, directions = summary_frame(done)
+    marked = best_rows(frame, directions)
     groups: dict[tuple, list[RunRecord]] = {}
     for r in done:
         groups.setdefault((r.model, r.profile, " ".join(r.overrides)), []).append(r)
     header = ["sample", "model", "profile", "settings", "seeds"]
     header += [f"{name} {_arrow(up)}" for name, up in directions.items()]
     rows = []
-    for _, row in frame.iterrows():
+    for i, row in frame.iterrows():
         runs = groups[(row["model"], row["profile"], row["settings"])]
         first = min(runs, key=lambda r: (r.seed, r.run_id))
         cells = [(_img(thumbs[first.run_id], _samples_alt(first), 64), None),
                  _text(row["model"]), _text(row["profile"]),
                  _text(row["settings"]), _number(int(row["seeds"]), str(int(row["seeds"])))]
         for name in directions:
-            mean, half = row[name], row[f"{name} ±"]
-            shown = "" if _blank(mean) else f"{mean:.4g}" + ("" if _blank(half) else
-                                                              f" ± {half:.2g}")
-            cells.append(_number(mean, shown))
+            cells.append(_interval_cell(row[name], row[f"{name} ±"],
+                                        i in marked.get(name, ())))
         rows.append(cells)
     return _table("summary", header, rows, caption="Mean ± half-width of the 95% confidence "
-                  "interval over seeds (Student's t); the sample is the first seed's.")
+                  "interval over seeds (Student's t; a single seed's own bootstrap interval "
+                  "where there is one). Bold: the best in its column within a profile, only "
+                  "where its interval does not overlap the runner-up's. The sample is the "
+                  "first seed's.")
+
+
+def _interval_cell(mean, half, bold: bool) -> Cell:
+    shown = "" if _blank(mean) else f"{mean:.4g}" + ("" if _blank(half) else f" ± {half:.2g}")
+    inner = html.escape(shown)
+    return (f"<b>{inner}</b>" if bold and shown else inner), _sort_key(mean)
 
 
 def _runs_table(done: list[RunRecord], thumbs: dict[str, Picture | None],
@@ -204,7 +309,7 @@ def _arrow(higher: bool) -> str:
 
 def _samples_picture(record: RunRecord, out_dir: Path) -> Picture | None:
     """A thumbnail of the run's samples (or translations), or None when there are none."""
-    names = ("samples.png", "translations.png")
+    names = ("samples.png", "translations.png", "reconstructions.png")
     sources = [Path(record.run_dir) / n for n in names] if record.run_dir else []
     rel = f"report/thumbs/{board_stem(record.run_id)}.png"
     size = _shrink(sources, out_dir / rel, THUMB_PX)
