@@ -148,3 +148,11 @@ def test_every_class_and_the_per_class_board(cli, workdir):
     assert csv.count("\nae,quick,steps=5,auroc,") == 11  # 10 classes and the mean
     code, _, stderr = cli("run", "ae", "--dataset", "digits:all", "--workdir", workdir)
     assert code == 2 and "no classes to run" in stderr
+
+
+def test_the_published_row_says_how_far_it_is_from_the_board():
+    from genbench.results.leaderboard import published_caveat
+
+    assert published_caveat("mnist-oneclass") == "another budget"
+    assert published_caveat("digits-oneclass") == "another dataset and budget"
+    assert published_caveat("cifar10-oneclass") == "another dataset and budget"

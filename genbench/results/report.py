@@ -27,6 +27,7 @@ from genbench.results.leaderboard import (
     class_table,
     leaderboard_frame,
     protocol_groups,
+    published_caveat,
     summary_frame,
 )
 from genbench.results.record import MetricValue, RunRecord, board_stem
@@ -147,7 +148,7 @@ def _protocol_section(base: str, runs: list[RunRecord], out_dir: Path) -> str:
                          "seed's classes first. Bold: the best in its column within a profile, "
                          "only where its interval does not overlap the runner-up's.")]
     rel = f"report/{board_stem(base)}-classes.png"
-    fig, caption = _draw_classes(frame, classes, protocol)
+    fig, caption = _draw_classes(frame, classes, protocol, base)
     if fig is not None:
         _save_figure(fig, out_dir / rel)
         parts.append(f'<div class="plots"><figure><img src="{rel}" alt="{html.escape(caption)}"'
@@ -157,7 +158,8 @@ def _protocol_section(base: str, runs: list[RunRecord], out_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def _draw_classes(frame, classes: list[int], protocol: str) -> tuple[Figure | None, str]:
+def _draw_classes(frame, classes: list[int], protocol: str,
+                  base: str) -> tuple[Figure | None, str]:
     """AUROC against the normal class, a line per model (quick profile first) with its 95%
     interval, and the published reference where there is one for these classes."""
     part = frame[(frame["metric"] == "auroc") & (frame["class"] != "mean")]
@@ -181,7 +183,7 @@ def _draw_classes(frame, classes: list[int], protocol: str) -> tuple[Figure | No
     _legend(ax)
     return fig, ("AUROC by normal class: a line per model, bars the 95% interval over seeds "
                  "(cut at 100)"
-                 + ("; dashed, the published reference (another dataset and budget)."
+                 + (f"; dashed, the published reference ({published_caveat(base)})."
                     if protocol in PUBLISHED and classes == list(range(10)) else "."))
 
 
