@@ -104,11 +104,16 @@ def _cell(runs: list[RunRecord], name: str) -> tuple[float, float]:
     return mean, (m.ci_high - m.ci_low) / 2
 
 
+def _age(r: RunRecord) -> tuple[str, str]:
+    """Sort key, oldest first."""
+    return r.created, r.run_id
+
+
 def one_per_seed(runs: list[RunRecord]) -> list[RunRecord]:
     """The newest run of each seed (by ``created``): a seed run twice is one sample of the
     seed-to-seed spread, not two."""
     newest: dict[int, RunRecord] = {}
-    for r in sorted(runs, key=lambda r: (r.created, r.run_id)):
+    for r in sorted(runs, key=_age):
         newest[r.seed] = r
     return sorted(newest.values(), key=lambda r: r.seed)
 
@@ -166,11 +171,17 @@ def best_rows(frame: pd.DataFrame, directions: dict[str, bool]) -> dict[str, set
     return marked
 
 
-def _format_cell(mean: float, half: float, bold: bool) -> str:
+def interval_text(mean: float, half: float) -> str:
+    """``mean ± half`` as every table shows it (4 and 2 significant digits); empty for no
+    mean, the mean alone for no interval."""
     if pd.isna(mean):
         return ""
-    text = f"{mean:.4g}" + ("" if pd.isna(half) else f" ± {half:.2g}")
-    return f"**{text}**" if bold else text
+    return f"{mean:.4g}" + ("" if pd.isna(half) else f" ± {half:.2g}")
+
+
+def _format_cell(mean: float, half: float, bold: bool) -> str:
+    text = interval_text(mean, half)
+    return f"**{text}**" if bold and text else text
 
 
 def _summary_markdown(records: list[RunRecord]) -> list[str]:
@@ -327,6 +338,12 @@ PUBLISHED = {"oneclass": ("One-Class Deep SVDD, MNIST 28x28 (Ruff et al. 2018, T
 PUBLISHED_DATASET = "mnist"  # what the published row was measured on
 
 
+def published_row(protocol: str, classes: list[int]) -> tuple[str, list[float]] | None:
+    """The published (name, per-class AUROC %) to set beside a board, if there is one for this
+    protocol and these classes."""
+    return PUBLISHED.get(protocol) if classes == list(range(10)) else None
+
+
 def published_caveat(base: str) -> str:
     """How far the published row is from a board on ``base`` (e.g. ``digits-oneclass``)."""
     same = base.partition("-")[0] == PUBLISHED_DATASET
@@ -355,7 +372,7 @@ def class_frame(records: list[RunRecord]) -> pd.DataFrame:
     for (model, profile, settings), runs in groups.items():
         for metric in ("auroc", "auprc"):
             per_seed: dict[int, dict[int, float]] = {}
-            for r in sorted(runs, key=lambda r: (r.created, r.run_id)):  # newest per seed wins
+            for r in sorted(runs, key=_age):  # the newest run of a seed wins
                 value = r.metric_map().get(metric)
                 if value is not None:
                     per_seed.setdefault(r.seed, {})[int(r.dataset.partition(":")[2])] = value
@@ -421,8 +438,9 @@ def protocol_markdown(base: str, records: list[RunRecord]) -> str:
         if not shown["settings"].astype(bool).any():
             shown = shown.drop(columns="settings")
         lines += [f"## {title}", "", shown.to_markdown(index=False), ""]
-        if metric == "auroc" and protocol in PUBLISHED and classes == list(range(10)):
-            name, values = PUBLISHED[protocol]
+        published = published_row(protocol, classes)
+        if metric == "auroc" and published:
+            name, values = published
             lines += [f"Published, for comparison ({published_caveat(base)}):", "",
                       "| reference | " + " | ".join(str(k) for k in classes) + " | mean |",
                       "| --- |" + " --- |" * (len(classes) + 1),

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING
 from genbench.atomic import atomic_write
 from genbench.data.anomaly_specs import PROTOCOLS
 from genbench.results.leaderboard import (
-    PUBLISHED,
     best_rows,
     class_frame,
     class_table,
+    interval_text,
     leaderboard_frame,
     protocol_groups,
     published_caveat,
+    published_row,
     summary_frame,
 )
 from genbench.results.record import MetricValue, RunRecord, board_stem
@@ -175,8 +176,9 @@ def _draw_classes(frame, classes: list[int], protocol: str,
         # An AUC cannot pass 100%: the t-interval's upper arm is cut there.
         ax.errorbar(rows["k"], mean, yerr=[half, half.clip(upper=100 - mean)], label=label,
                     capsize=2, markersize=5, alpha=0.85, **style[model])
-    if protocol in PUBLISHED and classes == list(range(10)):
-        name, values = PUBLISHED[protocol]
+    published = published_row(protocol, classes)
+    if published:
+        name, values = published
         ax.plot(classes, values, "k--", linewidth=1, label=name.split(" (")[0])
     ax.set(xticks=classes, xlabel="normal class K", ylabel="AUROC (%) ↑",
            title="AUROC by normal class")
@@ -184,7 +186,7 @@ def _draw_classes(frame, classes: list[int], protocol: str,
     return fig, ("AUROC by normal class: a line per model, bars the 95% interval over seeds "
                  "(cut at 100)"
                  + (f"; dashed, the published reference ({published_caveat(base)})."
-                    if protocol in PUBLISHED and classes == list(range(10)) else "."))
+                    if published else "."))
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -216,7 +218,7 @@ def _summary_table(done: list[RunRecord], thumbs: dict[str, Picture | None]) -> 
 
 
 def _interval_cell(mean, half, bold: bool) -> Cell:
-    shown = "" if _blank(mean) else f"{mean:.4g}" + ("" if _blank(half) else f" ± {half:.2g}")
+    shown = interval_text(mean, half)
     inner = html.escape(shown)
     return (f"<b>{inner}</b>" if bold and shown else inner), _sort_key(mean)
 
