@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import secrets
 import subprocess
 import tempfile
@@ -345,7 +346,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
     torch_device = resolve_device(device)
     workdir = prepare_workdir(workdir)
-    extractor_options = {**(extractor_options or {}), "data_root": data_root}
+    extractor_options = {**(extractor_options or {}), "data_root": data_root,
+                         "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
                               extractor_options, model_spec)
     store = Store(workdir)
@@ -370,7 +372,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record.status, record.message = "running", ""
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        run_id = f"{model}-{dataset}-s{seed}-{stamp}-{secrets.token_hex(2)}"
+        # A folder dataset's name holds its path; the id is a folder name: no separators.
+        safe = re.sub(r"[^A-Za-z0-9._:-]+", "_", dataset).strip("_")
+        run_id = f"{model}-{safe}-s{seed}-{stamp}-{secrets.token_hex(2)}"
         record = RunRecord(run_id=run_id, model=model, dataset=dataset, split="",
                            profile=profile, seed=seed, config=cfg, created=_now(),
                            overrides=([f"steps={steps}"] if steps else []) + list(overrides),
@@ -635,7 +639,8 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         record.git_revision = _git_revision()
     old = {m.name: m for m in record.metrics}
     old_extractors = dict(record.extractors)
-    extractor_options = {**(extractor_options or {}), "data_root": data_root}
+    extractor_options = {**(extractor_options or {}), "data_root": data_root,
+                         "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
                               extractor_options, model_spec)
     _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
@@ -688,7 +693,7 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
     if real_x.dim() != fake_x.dim() or real_x.shape[1] != fake_x.shape[1]:
         raise GenbenchError(f"REAL and FAKE differ in shape: {tuple(real_x.shape[1:])} vs "
                             f"{tuple(fake_x.shape[1:])}")
-    options = {**(extractor_options or {}), "k": k}
+    options = {**(extractor_options or {}), "k": k, "extractor_explicit": True}
     scorer = evaluation.Scorer(None, torch_device, prepare_workdir(workdir), options)
     reference = TensorData(f"file-{Path(real).name}", "given", real_x)
     values = scorer.score(reference, fake_x, specs, extractor, explicit=metrics is not None,
@@ -699,4 +704,6 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
         out[SCORE_KEYS.get(v.name.split("[")[0] if v.name != "FID" else "FD", v.name)] = v.value
     out.update({"extractor": extractor, "n_real": len(real_x), "n_fake": len(fake_x),
                 "k": k, "extractor_info": scorer.extractor_info().get(extractor, {})})
+    if scorer.notes.get("not_computed"):
+        out["not_computed"] = scorer.notes["not_computed"]
     return out

@@ -262,7 +262,19 @@ def score(
     keys = [key for key in api.SCORE_KEYS.values() if key in result]
     out.print(_table(f"{result['n_real']} real vs {result['n_fake']} generated, "
                      f"{result['extractor']} features", ["metric", "value"],
-                     [[key, f"{result[key]:.6g}"] for key in keys]))
+                     [[key, f"{result[key]:.6g}"] for key in keys]
+                     + [[name, "not computed"] for name in result.get("not_computed", {})]))
+    _print_not_computed(result.get("not_computed", {}))
+
+
+def _print_not_computed(skipped: dict[str, str]) -> None:
+    """One line per reason: the metrics a feature space could not give, and why."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in skipped.items():
+        by_reason.setdefault(why, []).append(name)
+    for why, names in by_reason.items():
+        out.print(Text(f"  not computed: {', '.join(names)}: {why}", style="yellow"),
+                  soft_wrap=True)
 
 
 @app.command()
@@ -326,10 +338,13 @@ def _show_record(record, workdir: str) -> None:
     out.print(f"\n[bold]{record.run_id}[/]: [{colour}]{record.status}[/] after {record.steps} "
               f"steps in {record.wall_time:.1f} s on {record.device}"
               + (f" — {escape(record.message)}" if record.message else ""))
-    if record.metrics:
+    skipped = record.evaluation.get("not_computed") or {}
+    if record.metrics or skipped:
         out.print(_table("Metrics", ["metric", "value", "better", "real / generated"], [
             [m.name, f"{m.value:.4g}", "↑" if m.higher_is_better else "↓",
-             f"{m.n_real} / {m.n_fake}"] for m in record.metrics]))
+             f"{m.n_real} / {m.n_fake}"] for m in record.metrics]
+            + [[name, "not computed", "", ""] for name in skipped]))
+        _print_not_computed(skipped)
     run_dir = Path(record.run_dir)
     files = [("samples", run_dir / "samples.png"), ("losses", run_dir / "losses.png"),
              ("reconstructions", run_dir / "reconstructions.png"),

@@ -337,6 +337,7 @@ class Scorer:
         features: dict[str, tuple[Features, Features]] = {}
         values = []
         self.notes, self.artifacts = {}, {}
+        not_computed: dict[str, str] = {}  # metric output -> why, one line
         for done, spec in enumerate(metrics):
             if report:
                 report(spec.name, done)
@@ -359,6 +360,13 @@ class Scorer:
                                         f"does not sample")
                 continue
             if space is not None:
+                space, why = self._usable_space(spec, space, real)
+                if why:
+                    if not spec.requires_logits:  # raw vectors have no logits to begin with
+                        not_computed.update({metric_name(key, space): why
+                                             for key in spec.outputs})
+                    continue
+                ctx.extractor = space
                 if space not in features:
                     ex = self.extractor(space)
                     ref, _ = split_features(ex, real.name, real.split, real.x, self.workdir)
@@ -371,9 +379,34 @@ class Scorer:
                                             f"which the {space!r} extractor does not give")
                     continue
             values += self._compute(spec, ctx, len(real), fake.shape[0], bootstrap)
+        if not_computed:
+            self.notes["not_computed"] = not_computed
         if report:
             report("done", len(metrics))
         return values
+
+    def _usable_space(self, spec: MetricSpec, space: str, real: TensorData
+                      ) -> tuple[str, str | None]:
+        """The space ``spec`` can be computed in, and why it cannot (None if it can).
+
+        Raw vectors past :data:`genbench.features.raw.RAW_MAX_DIM` dimensions are no feature
+        space (memory, and meaning): a metric in the run's default space moves to Inception-v3
+        when its weights are at hand, otherwise it is not computed. A space the user chose
+        (``--extractor raw``) or the metric's own (NDB's raw bins) is never swapped.
+        """
+        if space != "raw":
+            return space, None
+        from genbench.features.raw import too_wide
+
+        why = too_wide(tuple(real.x.shape[1:]))
+        if why is None:
+            return space, None
+        if spec.extractor is None and not self.options.get("extractor_explicit"):
+            from genbench.features.inception import available_weights
+
+            if available_weights(self.options.get("inception_weights")) is not None:
+                return "inception-v3", None
+        return space, why
 
     def _compute(self, spec: MetricSpec, ctx: MetricContext, n_real: int,
                  n_fake: int, bootstrap: bool = True) -> list[MetricValue]:

@@ -67,6 +67,17 @@ def hub_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILENAME
 
 
+def available_weights(explicit: str | None) -> Path | None:
+    """The weights file :func:`resolve_weights` would use without downloading, or None: for
+    choosing Inception-v3 over a feature space that cannot be used, never for requiring it."""
+    for name in (explicit, os.environ.get(ENV_WEIGHTS)):
+        if name:
+            path = Path(name).expanduser()
+            return path if path.is_file() else None
+    cached = hub_weights_path()
+    return cached if cached.is_file() else None
+
+
 def resolve_weights(explicit: str | None) -> Path:
     """The Inception weights file to use, downloading it at most once per process.
 

@@ -229,6 +229,19 @@ def _feature_spaces(records: list[RunRecord]) -> dict[str, str]:
     return described
 
 
+def not_computed(records: list[RunRecord]) -> dict[str, list[str]]:
+    """Metrics the ranked runs could not compute, grouped by the one-line reason recorded."""
+    by_reason: dict[str, list[str]] = {}
+    for r in records:
+        if r.status != "completed":
+            continue
+        for name, why in (r.evaluation.get("not_computed") or {}).items():
+            names = by_reason.setdefault(why, [])
+            if name not in names:
+                names.append(name)
+    return by_reason
+
+
 def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
                 board: str = "") -> str:
     lines = [f"# Leaderboard: {dataset}" + (f" ({board})" if board else ""), ""]
@@ -260,6 +273,11 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
         if spaces:
             lines += ["", "Feature spaces (`metric[extractor]`; `FID` is Inception-v3):"]
             lines += [f"- `{name}`: {text}" for name, text in spaces.items()]
+        skipped = not_computed(records) if board != "likelihood" else {}
+        if skipped:
+            lines += ["", "Not computed:"]
+            lines += [f"- {', '.join(f'`{n}`' for n in names)}: {why}"
+                      for why, names in skipped.items()]
     others = [r for r in records if r.status not in ("completed", "running")]
     if others:
         lines += ["", "Not ranked: " + "; ".join(

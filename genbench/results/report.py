@@ -26,6 +26,7 @@ from genbench.results.leaderboard import (
     class_table,
     interval_text,
     leaderboard_frame,
+    not_computed,
     protocol_groups,
     published_caveat,
     published_row,
@@ -104,6 +105,12 @@ def _dataset_section(dataset: str, records: list[RunRecord], out_dir: Path) -> s
         parts += ["<h3>Across seeds</h3>", _summary_table(done, thumbs),
                   "<h3>Every run</h3>", _runs_table(done, thumbs, out_dir),
                   "<h3>Plots</h3>", _plots(dataset, done, out_dir)]
+        skipped = not_computed(done)
+        if skipped:
+            parts += ['<h3>Not computed</h3>', '<ul class="not-computed">']
+            parts += [f"<li>{html.escape(', '.join(names))}: {html.escape(why)}</li>"
+                      for why, names in skipped.items()]
+            parts.append("</ul>")
     else:
         parts.append("<p>No completed runs yet.</p>")
     others = [r for r in records if r.status != "completed"]
