@@ -197,9 +197,11 @@ def check_extractor(name: str | None, dataset: DatasetSpec) -> str:
 
 
 def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, device,
-                    workdir: Path, options: dict | None, model: ModelSpec | None = None):
+                    workdir: Path, options: dict | None, model: ModelSpec | None = None,
+                    progress: EvalProgress | None = None):
     """Choose the metrics and build every extractor they need, before any training, so a
-    missing weights file or a weak evaluator stops the run before it costs anything."""
+    missing weights file or a weak evaluator stops the run before it costs anything.
+    ``progress(what, done, total)`` hears about slow builds (training the evaluator)."""
     from genbench import evaluation
 
     metrics = evaluation.select_metrics(get_registries().metrics, dataset, metric_names,
@@ -212,7 +214,7 @@ def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, d
                             f"f-anogan, ganomaly or an autoencoder (`genbench models`)")
     extractor = check_extractor(extractor, dataset)
     # The evaluator's seed is fixed: every run on a dataset is scored by the same classifier.
-    scorer = evaluation.Scorer(dataset, device, workdir, options, seed=0)
+    scorer = evaluation.Scorer(dataset, device, workdir, options, seed=0, progress=progress)
     for spec in metrics:
         if spec.uses_features:
             scorer.extractor(spec.extractor or extractor)
@@ -349,7 +351,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     extractor_options = {**(extractor_options or {}), "data_root": data_root,
                          "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
-                              extractor_options, model_spec)
+                              extractor_options, model_spec, eval_progress)
     store = Store(workdir)
 
 
@@ -361,9 +363,11 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     # Data and model first: a missing dataset or a setting the model refuses is the user's to
     # fix, and leaves nothing behind in the store.
     training.seed_everything(seed)
-    train_data = dataset_spec.load("train", image_size=_train_size(config), root=data_root)
-    info = DataInfo(dataset_spec.kind, tuple(train_data.x.shape[1:]), dataset_spec.num_classes,
-                    () if train_data.target is None else tuple(train_data.target.shape[1:]))
+    # uint8 where the loader can (4x less memory), converted a batch at a time by the batches.
+    train_data = dataset_spec.load("train", image_size=_train_size(config), root=data_root,
+                                   uint8=True)
+    info = DataInfo(dataset_spec.kind, train_data.example_shape, dataset_spec.num_classes,
+                    train_data.target_shape)
     net = build_model(model_spec, config, info, torch_device)
     resume_from = None
     if resume:
@@ -390,9 +394,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     started = time.perf_counter()
     previous_wall = record.wall_time if resume else 0.0
     try:
-        batches = training.InMemoryBatches(train_data.x, train_data.y, config.batch_size, seed,
-                                           torch_device, target=train_data.target,
-                                           paired=dataset_spec.kind == "paired")
+        batches = training.InMemoryBatches.from_data(train_data, config.batch_size, seed,
+                                                     torch_device,
+                                                     paired=dataset_spec.kind == "paired")
         meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,
                 "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape),
                 "target_shape": list(info.target_shape)}
@@ -642,7 +646,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     extractor_options = {**(extractor_options or {}), "data_root": data_root,
                          "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
-                              extractor_options, model_spec)
+                              extractor_options, model_spec, eval_progress)
     _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
                     Path(record.run_dir), scoring, eval_progress, tuple(ckpt["data_shape"]))
     old.update({m.name: m for m in record.metrics})

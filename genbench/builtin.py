@@ -52,7 +52,8 @@ def register_datasets(register):
     register(DatasetSpec(
         name="fashion-mnist", kind="images", shape=(1, 28, 28), num_classes=10,
         needs_data_root=True,
-        # A small CNN reaches ~92% here, below the evaluator's 97% bar.
+        # Inception features by default; the evaluator (--extractor evaluator, bar 90%) is the
+        # offline alternative.
         default_extractor="inception-v3",
         summary="Fashion-MNIST clothing images, 28x28 grayscale in [-1, 1]: 60,000 train / "
                 "10,000 test",
@@ -221,8 +222,10 @@ def register_extractors(register):
     ))
     register(ExtractorSpec(
         name="evaluator",
-        summary="a small CNN trained on the dataset's labelled training split (cached; used "
-                "only at >= 97% held-out accuracy): 128-d features and class logits",
+        summary="a small CNN trained once per workdir on the dataset's labelled train split, "
+                "early-stopped on 10% of it, used only if its test accuracy reaches the "
+                "dataset's bar (digits 98%, MNIST 98.5%, Fashion-MNIST 90%, SVHN 92%, "
+                "CIFAR-10 80%; others 90%): 128-d features and class logits",
         factory="genbench.features.evaluator:make_evaluator",
         applies=lambda dataset: dataset.kind == "images" and dataset.num_classes > 1,
     ))

@@ -313,20 +313,29 @@ def _progress_bar(console: Console, progress=None):
                             MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                             TextColumn("{task.fields[losses]}", markup=False), console=console,
                             transient=False)
-    task = progress.add_task("training", total=None, losses="")
-    scoring: list = []
+    # Shown from the model's first step: the evaluator may train before it (its own row).
+    task = progress.add_task("training", total=None, losses="", visible=False)
+    rows: dict[str, object] = {}
+
+    def fit(text: str) -> str:
+        room = max(0, console.width - 62)  # the text gives way before the bar and counts
+        return text if len(text) <= room else text[:max(0, room - 1)] + "…"
 
     def evaluating(what: str, done: int, total: int) -> None:
-        if not scoring:
-            scoring.append(progress.add_task("evaluating", total=total, losses=""))
-        progress.update(scoring[0], completed=done, total=total, losses=what)
+        if what.startswith("training the "):  # the evaluator, once per workdir
+            row, what = "evaluator", what.removeprefix("training the ")
+        else:
+            row = "evaluating"
+        if row not in rows:
+            rows[row] = progress.add_task(row, total=total, losses="")
+        progress.update(rows[row], completed=done, total=total, losses=fit(what))
 
     def update(step: int, total: int, losses: dict[str, float]) -> None:
         if step == 1 or step % 10 == 0 or step == total:
             text = "  ".join(f"{k} {v:.3g}" for k, v in losses.items())
-            room = max(0, console.width - 62)  # the losses give way before the bar and counts
-            text = text if len(text) <= room else text[:max(0, room - 1)] + "…"
-            progress.update(task, completed=step, total=total, losses=text)
+            if not progress.tasks[progress.task_ids.index(task)].visible:
+                progress.reset(task, visible=True)  # its clock starts with the model's steps
+            progress.update(task, completed=step, total=total, losses=fit(text))
 
     return progress, update, evaluating
 

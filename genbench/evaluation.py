@@ -299,13 +299,15 @@ class Scorer:
     """Builds each needed extractor once and caches the reference side's features."""
 
     def __init__(self, dataset: DatasetSpec | None, device: torch.device, workdir: Path,
-                 options: dict[str, Any] | None = None, seed: int = 0):
+                 options: dict[str, Any] | None = None, seed: int = 0,
+                 progress: Callable[[str, int, int], None] | None = None):
         from genbench.plugins import get_registries
 
         self.registries = get_registries()
         self.dataset, self.device, self.workdir = dataset, device, Path(workdir)
         self.options = options or {}
         self.seed = seed
+        self.progress = progress  # what extractors report while they build (the evaluator)
         self.extractors: dict[str, Extractor] = {}
         self.notes: dict[str, Any] = {}  # the metrics' notes from the last score()
         self.artifacts: dict[str, Any] = {}  # and their tensors (anomaly scores...) for plots
@@ -317,7 +319,7 @@ class Scorer:
                 raise GenbenchError(f"extractor {name!r} does not apply to dataset "
                                     f"{self.dataset.name!r}")
             ctx = ExtractorContext(self.dataset, self.device, self.workdir, self.options,
-                                   self.seed)
+                                   self.seed, progress=self.progress)
             self.extractors[name] = load_object(spec.factory)(ctx)
         return self.extractors[name]
 

@@ -76,8 +76,9 @@ class DatasetSpec:
     eval_split: str = "test"
     # Properties metrics can rely on, e.g. "known-modes" (mode centres and spread in the data).
     traits: tuple[str, ...] = ()
-    # For datasets stacked from another labelled dataset: the evaluator is that dataset's
-    # classifier, applied to each channel.
+    # For datasets built from another labelled dataset (anomaly protocols, stacked digits): the
+    # evaluator is that dataset's, trained on its full train split with every class; it reads
+    # each channel separately where the dataset has the "stacked-modes" trait.
     evaluator_from: str = ""
     # The feature space runs are scored in unless --extractor says otherwise; "" picks the
     # evaluator for labelled images and raw otherwise. Natural-image sets use "inception-v3".
@@ -94,14 +95,21 @@ class DatasetSpec:
     value: str = ""
     direction: str = "AtoB"
 
-    def load(self, split: str, image_size: int | None = None, root=None):
-        """Load one split as a :class:`genbench.data.base.TensorData`."""
+    def load(self, split: str, image_size: int | None = None, root=None, *,
+             uint8: bool = False):
+        """Load one split as a :class:`genbench.data.base.TensorData` of float32 images in
+        [-1, 1] at ``image_size``. With ``uint8=True``, a loader that has a ``uint8``
+        parameter may keep 8-bit images as uint8 at their own size (4x less memory; the
+        training path converts them a batch at a time); other loaders load as usual."""
         kwargs = {}
         if self.argument:
             kwargs["argument"] = self.value
         if self.kind in ("paired", "unpaired"):
             kwargs["direction"] = self.direction
-        return load_object(self.loader)(split=split, image_size=image_size, root=root, **kwargs)
+        loader = load_object(self.loader)
+        if uint8 and _has_parameter(loader, "uint8"):
+            kwargs["uint8"] = True
+        return loader(split=split, image_size=image_size, root=root, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -239,6 +247,17 @@ def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(available) if available else "none"
     return f"unknown {kind} {name!r}.{hint} Available: {listing}"
+
+
+def _has_parameter(function: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        parameter = inspect.signature(function).parameters.get(name)
+    except (TypeError, ValueError):  # no signature to read: do not guess
+        return False
+    return parameter is not None and parameter.kind in (inspect.Parameter.KEYWORD_ONLY,
+                                                        inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def load_object(ref: str) -> Any:

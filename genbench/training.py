@@ -58,29 +58,69 @@ class InMemoryBatches:
 
     Translation data also has a ``target`` domain: a batch is then ``(x_A, x_B)``, the same
     examples of both for paired data, an independently shuffled batch of B for unpaired data.
+
+    ``x`` and ``target`` may be uint8 pixels (value ``v`` meaning ``v / 127.5 - 1``; see
+    :class:`genbench.data.base.TensorData`): each batch is then converted to float32 on the
+    device, bit for bit as the float loaders convert the whole set, and resized to
+    ``image_size`` (per image, so the same as resizing the whole set; on a GPU, the resize
+    runs there and may round differently from the CPU's). The data is kept on the device
+    when it takes at most half its free memory, else on the CPU, where each batch is gathered
+    and then copied (pinning the whole set would not help: gathering makes a new tensor).
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
                  device: torch.device, target: torch.Tensor | None = None,
-                 paired: bool = True):
-        self.order = _Shuffled(x.shape[0], batch_size, seed, device)
+                 paired: bool = True, image_size: int | None = None):
+        self.device = torch.device(device)
+        self.home = _home(self.device, [x, y, target])
+        self.order = _Shuffled(x.shape[0], batch_size, seed, self.home)
         self.batch_size = self.order.batch_size
-        self.x = x.to(device)
-        self.y = None if y is None else y.to(device)
-        self.target = None if target is None else target.to(device)
+        self.image_size = image_size
+        self.x = x.to(self.home)
+        self.y = None if y is None else y.to(self.home)
+        self.target = None if target is None else target.to(self.home)
         self.target_order = None
         if target is not None and not paired:
-            self.target_order = _Shuffled(target.shape[0], self.batch_size, seed + 7919, device)
+            self.target_order = _Shuffled(target.shape[0], self.batch_size, seed + 7919,
+                                          self.home)
         elif target is not None and target.shape[0] != x.shape[0]:
             raise GenbenchError(f"paired data needs as many B as A examples (got "
                                 f"{target.shape[0]} and {x.shape[0]})")
+
+    @classmethod
+    def from_data(cls, data, batch_size: int, seed: int, device: torch.device,
+                  paired: bool = True) -> InMemoryBatches:
+        """Batches of a :class:`genbench.data.base.TensorData` (uint8 or float)."""
+        return cls(data.x, data.y, batch_size, seed, device, target=data.target, paired=paired,
+                   image_size=getattr(data, "image_size", None))
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.order.indices(step)
         if self.target is not None:
             other = idx if self.target_order is None else self.target_order.indices(step)
-            return self.x[idx], self.target[other]
-        return self.x[idx], None if self.y is None else self.y[idx]
+            return self._images(self.x, idx), self._images(self.target, other)
+        return self._images(self.x, idx), None if self.y is None else self._moved(self.y[idx])
+
+    def _moved(self, part: torch.Tensor) -> torch.Tensor:
+        return part if self.home == self.device else part.to(self.device)
+
+    def _images(self, images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        part = self._moved(images[idx])
+        if part.dtype != torch.uint8:
+            return part
+        from genbench.data.base import to_unit
+
+        return to_unit(part, self.image_size)
+
+
+def _home(device: torch.device, tensors: list[torch.Tensor | None]) -> torch.device:
+    """Where the training data lives: on the device unless it is a GPU on which the data
+    would take more than half the free memory."""
+    if device.type != "cuda":
+        return device
+    needed = sum(t.numel() * t.element_size() for t in tensors if t is not None)
+    free, _ = torch.cuda.mem_get_info(device)
+    return device if needed <= free // 2 else torch.device("cpu")
 
 
 def seed_everything(seed: int) -> None:

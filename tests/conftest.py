@@ -105,3 +105,87 @@ def accept_fake_cifar(monkeypatch):
         monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta,
                                               "md5": md5(folder / "batches.meta")})
     return accept
+
+
+@pytest.fixture
+def accept_fake_svhn(monkeypatch):
+    """Make torchvision's SVHN expect the MD5s of the .mat files now in ``root``."""
+    import hashlib
+
+    from torchvision.datasets import SVHN
+
+    def accept(root: Path):
+        split_list = {split: [url, name, hashlib.md5((root / name).read_bytes()).hexdigest()
+                              if (root / name).exists() else md5]
+                      for split, (url, name, md5) in SVHN.split_list.items()}
+        monkeypatch.setattr(SVHN, "split_list", split_list)
+    return accept
+
+
+# --- writers of the real on-disk formats (torchvision's layout), for fake copies -------------
+
+def write_idx(path: Path, array, magic: int, gz: bool = True) -> Path:
+    """An IDX file of unsigned bytes (MNIST, Fashion-MNIST); ``gz`` adds ``.gz`` and gzips."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    array = np.asarray(array)
+    payload = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload += array.astype(np.uint8).tobytes()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(payload))
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def write_idx_dataset(root: Path, folder: str, train, test, gz: bool = True) -> None:
+    """``root/folder/raw/{train,t10k}-{images,labels}``: ``train``/``test`` are (uint8 images
+    (N, 28, 28), labels (N,))."""
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, (images, labels) in (("train", train), ("t10k", test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images, 2051, gz)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels, 2049, gz)
+
+
+def write_cifar10(root: Path, train, test) -> Path:
+    """``root/cifar-10-batches-py/``: the train images (uint8 (N, 3, 32, 32), labels) spread
+    over the five data batches, the test ones in test_batch; returns the folder (pass it to
+    ``accept_fake_cifar``)."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = [(f"data_batch_{i + 1}", images, labels) for i, (images, labels) in enumerate(
+        zip(np.array_split(np.asarray(train[0]), 5), np.array_split(np.asarray(train[1]), 5),
+            strict=True))]
+    for name, images, labels in parts + [("test_batch", *map(np.asarray, test))]:
+        batch = {"batch_label": name, "labels": [int(v) for v in labels],
+                 "data": images.reshape(len(images), -1).astype(np.uint8),
+                 "filenames": [f"{name}_{i}.png" for i in range(len(images))]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                            "horse", "ship", "truck"], "num_cases_per_batch": len(parts[0][1]),
+            "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return folder
+
+
+def write_svhn(root: Path, split: str, images, labels) -> Path:
+    """``root/{split}_32x32.mat`` as the SVHN distribution has it: X (32, 32, 3, N) and y
+    (N, 1) with digit 0 labelled 10. ``images`` uint8 (N, 3, 32, 32), ``labels`` 0-9."""
+    import numpy as np
+    import scipy.io
+
+    root.mkdir(parents=True, exist_ok=True)
+    labels = np.asarray(labels)
+    y = np.where(labels == 0, 10, labels).astype(np.uint8).reshape(-1, 1)
+    path = root / f"{split}_32x32.mat"
+    scipy.io.savemat(str(path), {"X": np.asarray(images).transpose(2, 3, 1, 0), "y": y})
+    return path

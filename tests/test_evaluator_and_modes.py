@@ -26,7 +26,9 @@ def context(name: str, workdir, seed: int = 0) -> ExtractorContext:
 
 def test_evaluator_is_accurate_cached_and_recorded(workdir):
     ex = make_evaluator(context("digits", workdir))
-    assert ex.info["accuracy"] >= 0.97 and ex.info["tested_on"] == "digits/test"
+    assert ex.info["accuracy"] >= ex.info["min_accuracy"] == 0.98
+    assert ex.info["tested_on"] == "digits/test" and ex.info["arch"] == "cnn-v2"
+    assert ex.info["stopped"] in ("plateau", "cap") and ex.info["train_seconds"] > 0
     from genbench.data.digits import load_digits
 
     test = load_digits("test")
@@ -40,12 +42,16 @@ def test_evaluator_is_accurate_cached_and_recorded(workdir):
     again = make_evaluator(context("digits", workdir))  # from the cache: same key, same net
     assert again.key == ex.key and torch.allclose(again(test.x[:8]).logits, out.logits[:8],
                                                   atol=1e-5)
+    # The anomaly protocols are scored by the digits evaluator (all classes), not their own.
+    for variant in ("digits-oneclass:3", "digits-leaveout:3"):
+        assert make_evaluator(context(variant, workdir)).key == ex.key
 
 
 def test_evaluator_below_threshold_is_refused(workdir, monkeypatch):
-    monkeypatch.setattr(evaluator_module, "EPOCHS", 0)  # an untrained classifier
-    with pytest.raises(GenbenchError, match="held-out accuracy"):
+    monkeypatch.setattr(evaluator_module, "MAX_EPOCHS", 0)  # an untrained classifier
+    with pytest.raises(GenbenchError, match=r"below the 98\.0% bar for digits") as excinfo:
         make_evaluator(context("digits", workdir, seed=7))
+    assert "\n" not in str(excinfo.value) and "--extractor raw" in str(excinfo.value)
 
 
 def test_evaluator_needs_labelled_images(workdir):

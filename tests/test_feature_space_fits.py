@@ -174,6 +174,9 @@ def test_pix2pix_on_a_256x256_paired_folder_completes(tmp_path, cli):
     board_text = board.read_text()
     assert "Not computed:" in board_text and "`FD[raw]`" in board_text
     assert WIDE_REASON in board_text
+    # Raw space was prepared but nothing was computed in it: it is no feature space of the board.
+    assert "Feature spaces" not in board_text and "`raw`:" not in board_text
+    assert "2 real and 2 generated samples per run" in board_text
 
 
 @pytest.mark.slow
@@ -188,6 +191,10 @@ def test_cyclegan_on_a_256x256_unpaired_folder_completes(tmp_path, cli):
     names = {m["name"] for m in record["metrics"]}
     assert {"cycle_l1_A", "cycle_l1_B"} <= names
     assert "FD[raw]" in record["evaluation"]["not_computed"]
+    (board,) = (work / "leaderboards").glob("unpaired-folder_*.md")
+    board_text = " ".join(board.read_text().split())
+    assert "0 generated" not in board_text and "Feature spaces" not in board_text
+    assert "2 examples per run (no generated samples)" in board_text
 
 
 def test_score_with_raw_features_of_wide_images(tmp_path, cli):

@@ -1,4 +1,5 @@
-"""Loading user files for ``genbench score``: real image folders and array files on disk."""
+"""Loading user files for ``genbench score``: real image folders (and their decode cache) and
+array files on disk."""
 
 from __future__ import annotations
 
@@ -56,6 +57,34 @@ def test_png_folder_round_trips_exactly(tmp_path):
     # Back to the same uint8 values, as the Inception extractor converts them.
     back = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     assert torch.equal(back[1], torch.from_numpy(rgb[1]).permute(2, 0, 1))
+
+
+def test_folder_is_decoded_once_and_again_when_it_changes(tmp_path, monkeypatch):
+    from genbench.data import files
+
+    monkeypatch.setenv("GENBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    decoded, original = [], files._read_image
+
+    def counting(file: Path) -> np.ndarray:
+        decoded.append(file.name)
+        return original(file)
+
+    monkeypatch.setattr(files, "_read_image", counting)
+    rng = np.random.default_rng(3)
+    for i in range(7):
+        _save(tmp_path / "imgs" / f"{i}.png", rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))
+    first = load_images(tmp_path / "imgs")
+    assert len(decoded) == 7 and len(list((tmp_path / "cache" / "decoded").glob("*.npy"))) == 1
+    assert torch.equal(load_images(tmp_path / "imgs"), first) and len(decoded) == 7
+    new = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    _save(tmp_path / "imgs" / "3.png", new)
+    second = load_images(tmp_path / "imgs")
+    assert len(decoded) == 14 and torch.equal(second[3], _unit(new).permute(2, 0, 1))
+    _save(tmp_path / "imgs" / "7.png", new)  # one more image
+    assert len(load_images(tmp_path / "imgs")) == 8 and len(decoded) == 22
+    # A problem is still found, and reported, when the folder is decoded again.
+    _save(tmp_path / "imgs" / "8.png", new[:3])
+    _raises("images differ in size", load_images, tmp_path / "imgs")
 
 
 def test_grayscale_stays_one_channel_and_other_modes_become_rgb(tmp_path):

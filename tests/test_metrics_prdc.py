@@ -212,9 +212,10 @@ def test_knn_radii_any_chunk_size(chunk_size):
 
 def test_knn_radii_with_duplicates_is_zero():
     x = np.repeat(np.random.default_rng(32).standard_normal((10, 4)), 3, axis=0)
-    # Each point has two exact copies: its 1st and 2nd neighbours are at distance 0.
+    # Each point has two exact copies: its 1st and 2nd neighbours are at distance 0, up to the
+    # round-off of |a|^2 + |b|^2 - 2ab (exactly 0 on some CPUs, ~3e-8 on others in float64).
     got = knn_radii(x, k=2, chunk_size=4)
-    assert torch.all(got == 0)
+    assert got.max() < 1e-6
     assert torch.all(knn_radii(x, k=3, chunk_size=4) > 0)
 
 

@@ -1,4 +1,5 @@
-"""The training loop: resume after a kill, exact continuation, the NaN guard, checkpoints."""
+"""The training loop: resume after a kill, exact continuation, the NaN guard, checkpoints, and
+uint8 data converted a batch at a time exactly as the float path converts it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from genbench import api
+from genbench.data.base import resize_images
 from genbench.results.store import Store
 from genbench.training import load_checkpoint
 
@@ -172,3 +174,101 @@ def test_ctrl_c_stops_after_the_step_saves_and_exits_130(workdir):
     result = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "completed"
+
+
+# --- uint8 data: converted a batch at a time ------------------------------------------------
+
+def random_pixels(n: int, shape=(3, 6, 6), seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, *shape), generator=gen, dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("size", [None, 3, 12, 8])  # native, area, nearest, bilinear
+def test_uint8_batches_equal_the_float_path(size):
+    from genbench.data.base import TensorData
+    from genbench.training import InMemoryBatches
+
+    data = TensorData("u", "train", random_pixels(23), torch.arange(23), image_size=size)
+    as_float = data.to_float()
+    cpu = torch.device("cpu")
+    kept = InMemoryBatches.from_data(data, 5, 3, cpu)
+    reference = InMemoryBatches(as_float.x, as_float.y, 5, 3, cpu)
+    assert kept.x.dtype == torch.uint8 and reference.x.dtype == torch.float32
+    for step in range(13):  # several epochs of 4 batches
+        (x, y), (x_ref, y_ref) = kept.batch(step), reference.batch(step)
+        assert x.dtype == torch.float32 and torch.equal(x, x_ref) and torch.equal(y, y_ref)
+        # The float path as it always was: v / 127.5 - 1 computed in float32, then resized.
+        idx = reference.order.indices(step)
+        whole = resize_images(data.x.to(torch.float32).div_(127.5).sub_(1.0), size)
+        assert torch.equal(x, whole[idx])
+
+
+def test_uint8_translation_batches_equal_the_float_path():
+    from genbench.data.base import TensorData
+    from genbench.training import InMemoryBatches
+
+    cpu = torch.device("cpu")
+    for paired, n_target in ((True, 17), (False, 11)):
+        data = TensorData("t", "train", random_pixels(17, (1, 4, 4)), None,
+                          target=random_pixels(n_target, (3, 4, 4), seed=1), image_size=8)
+        as_float = data.to_float()
+        kept = InMemoryBatches.from_data(data, 4, 0, cpu, paired=paired)
+        reference = InMemoryBatches.from_data(as_float, 4, 0, cpu, paired=paired)
+        for step in range(10):
+            (a, b), (a_ref, b_ref) = kept.batch(step), reference.batch(step)
+            assert a.shape == (4, 1, 8, 8) and b.shape == (4, 3, 8, 8)
+            assert torch.equal(a, a_ref) and torch.equal(b, b_ref)
+
+
+def test_data_stays_on_a_gpu_only_when_it_takes_at_most_half_its_free_memory(monkeypatch):
+    from genbench import training
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1000, 4000))
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert training._home(cuda, [torch.zeros(500, dtype=torch.uint8), None]) == cuda
+    assert training._home(cuda, [torch.zeros(400, dtype=torch.uint8),
+                                 torch.zeros(101, dtype=torch.uint8)]) == cpu
+    assert training._home(cpu, [torch.zeros(10 ** 6)]) == cpu
+
+
+UINT8_PLUGIN = """
+import torch
+from genbench import hookimpl
+from genbench.data.base import TensorData
+from genbench.registry import DatasetSpec
+
+
+def pixels(split):
+    gen = torch.Generator().manual_seed(0 if split == "train" else 1)
+    return torch.randint(0, 256, (40, 1, 12, 12), generator=gen, dtype=torch.uint8)
+
+
+def load_kept(split="train", image_size=None, root=None, uint8=False):
+    data = TensorData("bytes", split, pixels(split), image_size=image_size)
+    return data if uint8 else data.to_float()
+
+
+def load_float(split="train", image_size=None, root=None):
+    return TensorData("bytes", split, pixels(split), image_size=image_size).to_float()
+
+
+@hookimpl
+def register_datasets(register):
+    for name, loader in (("bytes-kept", "load_kept"), ("bytes-float", "load_float")):
+        register(DatasetSpec(name=name, kind="images", shape=(1, 12, 12), summary="s",
+                             source="s", loader=f"genbench_test_bytes:{loader}"))
+"""
+
+
+@pytest.mark.slow
+def test_a_run_on_uint8_data_trains_exactly_as_on_float_data(workdir, fake_plugin):
+    """dcgan at 32x32 on 12x12 images (bilinear upsampling per batch): the same weights."""
+    fake_plugin("bytes", UINT8_PLUGIN)
+    settings = dict(steps=4, overrides=("ngf=8", "ndf=8", "batch_size=8"), metrics=["prdc"],
+                    extractor="raw")
+    kept = api.run("dcgan", "bytes-kept", workdir=workdir / "a", **settings)
+    floats = api.run("dcgan", "bytes-float", workdir=workdir / "b", **settings)
+    assert kept.status == floats.status == "completed"
+    a, b = final_weights(kept), final_weights(floats)
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    assert kept.metric_map() == pytest.approx(floats.metric_map())

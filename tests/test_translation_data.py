@@ -1,6 +1,6 @@
 """Translation datasets (genbench.data.translation): pix2pix "aligned" and CycleGAN folders on
-tiny copies written in the real formats (PNG/JPEG files in the real layouts), and the offline
-edges2digits / digits2ink tasks built from the digits."""
+tiny copies written in the real formats (PNG/JPEG files in the real layouts), their uint8 form
+and decode cache, and the offline edges2digits / digits2ink tasks built from the digits."""
 
 from __future__ import annotations
 
@@ -173,6 +173,115 @@ def test_unpaired_folder_loads_each_domain(tmp_path):
     assert torch.equal(test.x, unit(GREEN).expand(2, 3, 16, 16))
     assert torch.equal(test.target, unit(YELLOW).expand(1, 3, 16, 16))
     assert [Path(f).parent.name for f in test.meta["target_files"]] == ["testB"]
+
+
+# --- uint8 form and the decode cache ------------------------------------------------------
+
+def noise_image(path: Path, width: int, height: int, seed: int, mode: str = "RGB") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = (height, width) if mode == "L" else (height, width, 3)
+    pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    Image.fromarray(pixels, mode).save(path)
+    return path
+
+
+def make_noisy(tmp_path: Path, height: int = 12) -> tuple[Path, Path]:
+    """Random-pixel PNGs (so that every resize changes values): a paired and an unpaired
+    folder, B in colour and A grey in the unpaired one."""
+    paired, unpaired = tmp_path / "paired", tmp_path / "unpaired"
+    for split, n in (("train", 5), ("test", 2)):
+        for i in range(n):
+            noise_image(paired / split / f"{i}.png", 2 * height, height, seed=i)
+    for folder, n, mode in (("trainA", 4, "L"), ("trainB", 3, "RGB"), ("testA", 2, "L"),
+                            ("testB", 1, "RGB")):
+        for i in range(n):
+            noise_image(unpaired / folder / f"{i}.png", height, height, seed=10 + i, mode=mode)
+    return paired, unpaired
+
+
+def float_halves(path: Path, size, channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """One A|B image as the float path has always read it: each half resized on its own."""
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
+    x = torch.from_numpy(pixels.copy()).permute(2, 0, 1).to(torch.float32).div_(127.5).sub_(1)
+    half = x.shape[-1] // 2
+    return (resize_images(x[None, :, :, :half], size)[0],
+            resize_images(x[None, :, :, half:], size)[0])
+
+
+@pytest.mark.parametrize("size", [None, 5, 24, 20])  # native, area, nearest, bilinear
+def test_folders_uint8_form_converts_to_the_float_load(tmp_path, size):
+    paired, unpaired = make_noisy(tmp_path)
+    for direction in ("AtoB", "BtoA"):
+        floats = load_paired_folder("train", size, argument=paired, direction=direction)
+        kept = load_paired_folder("train", size, argument=paired, direction=direction,
+                                  uint8=True)
+        assert kept.x.dtype == kept.target.dtype == torch.uint8
+        assert kept.x.shape == (5, 3, 12, 12) and kept.image_size == size
+        converted = kept.to_float()
+        assert torch.equal(converted.x, floats.x) and torch.equal(converted.target, floats.target)
+        assert kept.example_shape == tuple(floats.x.shape[1:]) and kept.meta == floats.meta
+    # ... and the float load is what reading each image on its own gives.
+    files = sorted((paired / "train").iterdir())
+    for i, file in enumerate(files):
+        a, b = float_halves(file, size)
+        assert torch.equal(floats.target[i], a) and torch.equal(floats.x[i], b)  # BtoA
+    floats = load_unpaired_folder("train", size, argument=unpaired)
+    kept = load_unpaired_folder("train", size, argument=unpaired, uint8=True)
+    assert kept.x.shape == (4, 1, 12, 12) and kept.target.shape == (3, 3, 12, 12)
+    assert torch.equal(kept.to_float().x, floats.x)
+    assert torch.equal(kept.to_float().target, floats.target)
+
+
+def test_folders_of_mixed_sizes_stay_float(tmp_path):
+    paired, unpaired = make_noisy(tmp_path)
+    odd = noise_image(paired / "train" / "9.png", 16, 8, seed=99)
+    noise_image(unpaired / "trainB" / "9.png", 7, 7, seed=98)
+    kept = load_paired_folder("train", 6, argument=paired, uint8=True)
+    assert kept.x.dtype == torch.float32 and kept.x.shape == (6, 3, 6, 6)
+    assert kept.image_size is None
+    a, b = float_halves(odd, 6)
+    assert torch.equal(kept.x[5], a) and torch.equal(kept.target[5], b)
+    assert torch.equal(kept.x, load_paired_folder("train", 6, argument=paired).x)
+    # unpaired: B varies in size, so both domains come back as float
+    kept = load_unpaired_folder("train", 6, argument=unpaired, uint8=True)
+    assert kept.x.dtype == kept.target.dtype == torch.float32
+    floats = load_unpaired_folder("train", 6, argument=unpaired)
+    assert torch.equal(kept.x, floats.x) and torch.equal(kept.target, floats.target)
+
+
+def test_folders_are_decoded_once(tmp_path, monkeypatch):
+    from genbench.data import translation
+
+    monkeypatch.setenv("GENBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    decoded, original = [], translation._pixels
+
+    def counting(name, path, channels):
+        decoded.append(path.name)
+        return original(name, path, channels)
+
+    monkeypatch.setattr(translation, "_pixels", counting)
+    paired, unpaired = make_noisy(tmp_path)
+    first = load_paired_folder("train", argument=paired, uint8=True)
+    assert len(decoded) == 5
+    again = load_paired_folder("train", 5, argument=paired, direction="BtoA")
+    assert len(decoded) == 5  # other size and direction: the same decoded pixels
+    assert torch.equal(again.target, resize_images(first.to_float().x, 5))
+    load_unpaired_folder("train", argument=unpaired, uint8=True)
+    load_unpaired_folder("train", argument=unpaired)
+    assert len(decoded) == 5 + 4 + 3
+    # A rewritten image is decoded again (its split's folder only) and its new pixels load.
+    noise_image(paired / "train" / "2.png", 24, 12, seed=50)
+    changed = load_paired_folder("train", argument=paired, uint8=True)
+    assert len(decoded) == 12 + 5
+    assert not torch.equal(changed.x[2], first.x[2]) and torch.equal(changed.x[3], first.x[3])
+    # Mixed sizes: the per-image resized floats are cached too, keyed by the size.
+    noise_image(paired / "train" / "9.png", 16, 8, seed=99)
+    load_paired_folder("train", 6, argument=paired)
+    load_paired_folder("train", 6, argument=paired)
+    assert len(decoded) == 17 + 6
+    load_paired_folder("train", 4, argument=paired)
+    assert len(decoded) == 23 + 6
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -390,6 +499,8 @@ def test_real_facades(tmp_path):
     link_some(SHARED / "facades", tmp_path / "facades" / "val", names[-1:])
     data = load_paired_folder("test", argument=tmp_path / "facades")
     assert data.x.shape == data.target.shape == (1, 3, 256, 256)
+    kept = load_paired_folder("test", argument=tmp_path / "facades", uint8=True)
+    assert kept.x.dtype == torch.uint8 and torch.equal(kept.to_float().x, data.x)
     saturation = (data.target.amax(1) - data.target.amin(1)).mean()
     assert saturation > (data.x.amax(1) - data.x.amin(1)).mean()  # B: the colour label map
 

@@ -1,6 +1,8 @@
 """The torchvision-format datasets (genbench.data.vision), on tiny copies written in the real
 on-disk formats: IDX (gzipped and not), CIFAR-10's python pickles, SVHN's .mat files, CelebA's
-JPEGs and text lists. Nothing is downloaded.
+JPEGs and text lists. Nothing is downloaded. Each loader's ``uint8=True`` form (the training
+path) is checked against its float form, and CelebA's decode cache against changed and damaged
+files.
 
 torchvision checks the MD5 of every CIFAR-10, SVHN and CelebA metadata file against the official
 files', which a fake copy cannot match. The fixtures below therefore replace only the expected
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import os
 import pickle
 import shutil
 import struct
@@ -21,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import write_cifar10, write_idx, write_svhn
 
 from genbench.data.base import resize_images
 from genbench.data.vision import (
@@ -59,17 +64,6 @@ def one_line_error(excinfo) -> str:
 
 # --- MNIST / Fashion-MNIST -----------------------------------------------------------------
 
-def write_idx(path: Path, array: np.ndarray, magic: int, gz: bool = True) -> Path:
-    payload = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-    payload += array.astype(np.uint8).tobytes()
-    if gz:
-        path = path.with_name(path.name + ".gz")
-        path.write_bytes(gzip.compress(payload))
-    else:
-        path.write_bytes(payload)
-    return path
-
-
 def make_idx_dataset(root: Path, folder: str, sizes=(12, 7), gz=True, splits=("train", "t10k")):
     raw = root / folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -104,6 +98,20 @@ def test_idx_datasets_round_trip(tmp_path, loader, folder, gz):
     assert resized.shape == (7, 1, 14, 14)
     assert torch.equal(resized, resize_images(loader("test", root=tmp_path).x, 14))
     assert loader("test", image_size=32, root=tmp_path).x.shape == (7, 1, 32, 32)
+    assert_uint8_form(lambda **kw: loader("test", root=tmp_path, **kw), arrays["t10k"][0][:, None])
+
+
+def assert_uint8_form(load, pixels: np.ndarray, sizes=(None, 14, 32)) -> None:
+    """``uint8=True`` keeps the 8-bit pixels at their own size and converts, at every image
+    size, to exactly what the float load gives."""
+    for size in sizes:
+        kept, floats = load(image_size=size, uint8=True), load(image_size=size)
+        assert kept.x.dtype == torch.uint8 and kept.x.is_contiguous()
+        assert torch.equal(kept.x, torch.from_numpy(pixels)) and kept.image_size == size
+        assert kept.example_shape == tuple(floats.x.shape[1:])
+        converted = kept.to_float()
+        assert torch.equal(converted.x, floats.x) and converted.meta == floats.meta
+        assert (converted.y is None and floats.y is None) or torch.equal(converted.y, floats.y)
 
 
 def test_mnist_one_split_is_enough_and_root_from_environment(tmp_path, monkeypatch):
@@ -182,22 +190,20 @@ CIFAR_PER_BATCH, CIFAR_TEST = 4, 5
 
 
 def make_cifar(root: Path) -> dict[str, dict]:
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
+    """A fake CIFAR-10 copy in the real format; returns each batch's data rows and labels."""
     rng = np.random.default_rng(1)
-    batches = {}
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for k, name in enumerate(names):
-        n = CIFAR_TEST if name == "test_batch" else CIFAR_PER_BATCH
-        data = rng.integers(0, 256, size=(n, 3072)).astype(np.uint8)
-        data[0, :2] = (0, 255)
-        batch = {"batch_label": name, "labels": [(k + i) % 10 for i in range(n)],
-                 "data": data, "filenames": [f"img_{k}_{i}.png" for i in range(n)]}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-        batches[name] = batch
-    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                            "horse", "ship", "truck"], "num_cases_per_batch": 4, "num_vis": 3072}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    train = rng.integers(0, 256, size=(5 * CIFAR_PER_BATCH, 3, 32, 32)).astype(np.uint8)
+    train[0, 0, 0, :2] = (0, 255)
+    test = rng.integers(0, 256, size=(CIFAR_TEST, 3, 32, 32)).astype(np.uint8)
+    # Batch k (0-4) holds classes k..k+3, the test batch 5..9 (test_anomaly_core relies on it).
+    train_labels = np.array([(k + i) % 10 for k in range(5) for i in range(CIFAR_PER_BATCH)])
+    test_labels = (np.arange(CIFAR_TEST) + 5) % 10
+    write_cifar10(root, (train, train_labels), (test, test_labels))
+    batches = {f"data_batch_{i + 1}": {
+        "data": train[i * CIFAR_PER_BATCH:(i + 1) * CIFAR_PER_BATCH].reshape(CIFAR_PER_BATCH, -1),
+        "labels": train_labels[i * CIFAR_PER_BATCH:(i + 1) * CIFAR_PER_BATCH].tolist()}
+        for i in range(5)}
+    batches["test_batch"] = {"data": test.reshape(CIFAR_TEST, -1), "labels": test_labels.tolist()}
     return batches
 
 
@@ -216,6 +222,8 @@ def test_cifar10_round_trip(tmp_path, accept_fake_cifar):
     assert train.y.tolist() == sum((batches[f"data_batch_{i}"]["labels"]
                                     for i in range(1, 6)), [])
     assert load_cifar10("test", image_size=64, root=tmp_path).x.shape == (5, 3, 64, 64)
+    assert_uint8_form(lambda **kw: load_cifar10("test", root=tmp_path, **kw),
+                      batches["test_batch"]["data"].reshape(-1, 3, 32, 32), sizes=(None, 16, 64))
 
 
 def test_cifar10_missing_file(tmp_path, accept_fake_cifar):
@@ -253,26 +261,14 @@ def test_cifar10_unreadable_pickle(tmp_path, accept_fake_cifar):
 # --- SVHN ----------------------------------------------------------------------------------
 
 def make_svhn(root: Path, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    import scipy.io
-
+    """A fake ``{split}_32x32.mat``; returns X (32, 32, 3, n) and y (n, 1) as the file holds
+    them (digit 0 labelled 10)."""
     rng = np.random.default_rng(2)
-    X = rng.integers(0, 256, size=(32, 32, 3, n)).astype(np.uint8)
-    X[0, 0, 0, 0], X[0, 1, 0, 0] = 0, 255
-    y = (np.arange(n) % 10 + 1).astype(np.uint8).reshape(n, 1)  # digit 0 is labelled 10
-    root.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(str(root / f"{split}_32x32.mat"), {"X": X, "y": y})
-    return X, y
-
-
-@pytest.fixture
-def accept_fake_svhn(monkeypatch):
-    from torchvision.datasets import SVHN
-
-    def accept(root: Path):
-        split_list = {split: [url, name, md5(root / name) if (root / name).exists() else sum_]
-                      for split, (url, name, sum_) in SVHN.split_list.items()}
-        monkeypatch.setattr(SVHN, "split_list", split_list)
-    return accept
+    images = rng.integers(0, 256, size=(n, 3, 32, 32)).astype(np.uint8)
+    images[0, 0, 0, :2] = (0, 255)
+    labels = np.arange(n) % 10
+    write_svhn(root, split, images, labels)
+    return images.transpose(2, 3, 1, 0), np.where(labels == 0, 10, labels).reshape(n, 1)
 
 
 def test_svhn_round_trip(tmp_path, accept_fake_svhn):
@@ -290,6 +286,8 @@ def test_svhn_round_trip(tmp_path, accept_fake_svhn):
     assert 0 in train.y.tolist() and 10 not in train.y.tolist()
     assert len(load_svhn("test", root=tmp_path)) == 6
     assert load_svhn("test", image_size=16, root=tmp_path).x.shape == (6, 3, 16, 16)
+    assert_uint8_form(lambda **kw: load_svhn("train", root=tmp_path, **kw),
+                      X.transpose(3, 2, 0, 1), sizes=(None, 16))
 
 
 def test_svhn_missing_and_corrupt(tmp_path, accept_fake_svhn):
@@ -332,10 +330,16 @@ def make_celeba(root: Path) -> Path:
         pixels[39:179, 19:159] = colour  # exactly the centre crop
         Image.fromarray(pixels).save(folder / "img_align_celeba" / name, quality=100,
                                      subsampling=0)
+    write_celeba_lists(folder, names, CELEBA_PARTITION)
+    return folder
+
+
+def write_celeba_lists(folder: Path, names: list[str], partition: list[int]) -> None:
+    """The five metadata files torchvision's CelebA reads, in their real formats."""
     n = len(names)
     lines = {
         "list_eval_partition.txt": [f"{name} {part}" for name, part
-                                    in zip(names, CELEBA_PARTITION, strict=True)],
+                                    in zip(names, partition, strict=True)],
         "identity_CelebA.txt": [f"{name} {100 + i}" for i, name in enumerate(names)],
         "list_bbox_celeba.txt": [str(n), "image_id x_1 y_1 width height"]
         + [f"{name}    95  71 226 313" for name in names],
@@ -349,6 +353,28 @@ def make_celeba(root: Path) -> Path:
     }
     for filename, rows in lines.items():
         (folder / filename).write_text("\n".join(rows) + "\n")
+
+
+def make_many_celeba(root: Path, n_train: int, n_test: int = 10) -> Path:
+    """n_train + n_test real 178x218 JPEGs (16 distinct noisy images, written over and over:
+    decoding is what is measured, and each file is decoded on its own)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    folder = root / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    encoded = []
+    for _ in range(16):
+        buffer = BytesIO()
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(
+            buffer, format="JPEG", quality=90)
+        encoded.append(buffer.getvalue())
+    names = [f"{i + 1:06d}.jpg" for i in range(n_train + n_test)]
+    for i, name in enumerate(names):
+        (folder / "img_align_celeba" / name).write_bytes(encoded[i % 16])
+    write_celeba_lists(folder, names, [0] * n_train + [2] * n_test)
     return folder
 
 
@@ -377,6 +403,145 @@ def test_celeba_crop_resize_and_splits(tmp_path, accept_fake_celeba):
     test = load_celeba("test", image_size=32, root=tmp_path)
     assert test.x.shape == (2, 3, 32, 32)
     assert (test.x[0, :, 16, 16] - as_unit(CELEBA_COLOURS[4])).abs().max() <= 3 / 127.5
+
+
+def test_celeba_uint8_form(tmp_path, accept_fake_celeba):
+    accept_fake_celeba(make_celeba(tmp_path))
+    train = load_celeba("train", root=tmp_path)
+    kept = load_celeba("train", root=tmp_path, uint8=True)
+    assert kept.x.dtype == torch.uint8 and kept.x.shape == (3, 3, 64, 64)
+    assert torch.equal(kept.to_float().x, train.x)
+    small = load_celeba("test", image_size=32, root=tmp_path, uint8=True)
+    assert small.x.shape == (2, 3, 64, 64) and small.example_shape == (3, 32, 32)
+    assert torch.equal(small.to_float().x, load_celeba("test", image_size=32, root=tmp_path).x)
+
+
+def count_decoded(monkeypatch) -> list[str]:
+    """Record the name of every CelebA image decoded from its JPEG."""
+    from genbench.data import vision
+
+    decoded, original = [], vision._celeba_image
+
+    def counting(path) -> np.ndarray:
+        decoded.append(Path(path).name)
+        return original(path)
+
+    monkeypatch.setattr(vision, "_celeba_image", counting)
+    return decoded
+
+
+def test_celeba_decode_cache(tmp_path, accept_fake_celeba, monkeypatch):
+    monkeypatch.setenv("GENBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    folder = make_celeba(tmp_path)
+    accept_fake_celeba(folder)
+    decoded = count_decoded(monkeypatch)
+    first = load_celeba("train", root=tmp_path, uint8=True)
+    assert sorted(decoded) == ["000001.jpg", "000002.jpg", "000004.jpg"]
+    entries = sorted((Path(os.environ["GENBENCH_CACHE_DIR"]) / "decoded").glob("celeba-train-*"))
+    assert [e.suffix for e in entries] == [".json", ".npy"]
+    assert json.loads(entries[0].read_text())["source"] == str(folder.resolve())
+    # A second load, as float or as uint8, at any image size, decodes nothing, and needs
+    # neither torchvision's checks nor its parsing of the five lists, which have not changed.
+    from torchvision.datasets import CelebA
+
+    def untouchable(*args, **kwargs):
+        raise AssertionError("torchvision's CelebA was used")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CelebA, "__init__", untouchable)
+        assert torch.equal(load_celeba("train", root=tmp_path, uint8=True).x, first.x)
+        assert torch.equal(load_celeba("train", image_size=32, root=tmp_path).x,
+                           resize_images(first.to_float().x, 32))
+    assert len(decoded) == 3
+    # A changed list goes through torchvision again (and here fails its MD5 check).
+    identity = folder / "identity_CelebA.txt"
+    identity.write_text(identity.read_text().replace(" 100", " 999"))
+    with pytest.raises(GenbenchError, match="MD5"):
+        load_celeba("train", root=tmp_path, uint8=True)
+    accept_fake_celeba(folder)
+    assert torch.equal(load_celeba("train", root=tmp_path, uint8=True).x, first.x)
+    assert len(decoded) == 6
+    # Changing an image decodes the split again, and what is loaded is the new image.
+    image = folder / "img_align_celeba" / "000002.jpg"
+    shutil.copyfile(folder / "img_align_celeba" / "000005.jpg", image)
+    changed = load_celeba("train", root=tmp_path, uint8=True)
+    assert len(decoded) == 9
+    assert torch.equal(changed.x[1], load_celeba("test", root=tmp_path, uint8=True).x[0])
+    assert len(decoded) == 11  # the test split has an entry of its own
+    # A damaged cache entry is decoded again, never trusted.
+    (npy,) = (Path(os.environ["GENBENCH_CACHE_DIR"]) / "decoded").glob("celeba-train-*.npy")
+    raw = bytearray(npy.read_bytes())
+    raw[-100] ^= 0xFF
+    npy.write_bytes(bytes(raw))
+    assert torch.equal(load_celeba("train", root=tmp_path, uint8=True).x, changed.x)
+    assert len(decoded) == 14
+    # GENBENCH_CELEBA_LIMIT decodes into an entry of its own and leaves the full one.
+    monkeypatch.setenv("GENBENCH_CELEBA_LIMIT", "2")
+    assert torch.equal(load_celeba("train", root=tmp_path, uint8=True).x, changed.x[:2])
+    monkeypatch.delenv("GENBENCH_CELEBA_LIMIT")
+    load_celeba("train", root=tmp_path, uint8=True)
+    assert len(decoded) == 16
+
+
+# Peak memory of the load alone: the imports peak above the RSS they leave, so the peak (VmHWM)
+# is reset to the current RSS first (Linux: "5" > /proc/self/clear_refs).
+MEMORY_PROBE = """
+import json, sys
+import torch
+from torchvision.datasets import CelebA
+from genbench.data.vision import load_celeba
+CelebA.file_list = json.loads(sys.argv[2])
+def status(key):
+    with open("/proc/self/status") as lines:
+        return next(int(line.split()[1]) for line in lines if line.startswith(key))
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")
+before = status("VmRSS:")
+data = load_celeba("train", root=sys.argv[1], uint8=True)
+print(json.dumps({"n": len(data), "dtype": str(data.x.dtype), "bytes": data.x.nbytes,
+                  "growth_kib": status("VmHWM:") - before}))
+"""
+
+
+@pytest.mark.slow
+def test_large_celeba_is_decoded_once_held_as_uint8_and_reports_progress(
+        tmp_path, accept_fake_celeba, monkeypatch, capfd):
+    """6,000 training images: progress lines, the cache used on the next load, and (in a fresh
+    process, first decode and cache hit) a peak memory growth far below the float32 size."""
+    import subprocess
+    import sys
+
+    from torchvision.datasets import CelebA
+
+    n = 6000
+    monkeypatch.setenv("GENBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    folder = make_many_celeba(tmp_path, n)
+    accept_fake_celeba(folder)
+    decoded = count_decoded(monkeypatch)
+    first = load_celeba("train", root=tmp_path, uint8=True)
+    assert first.x.shape == (n, 3, 64, 64) and first.x.dtype == torch.uint8
+    err = capfd.readouterr().err.splitlines()
+    progress = [line for line in err if line.endswith(f"/{n:,} images")]
+    assert 9 <= len(progress) <= 11 and progress[-1] == f"loading CelebA train: {n:,}/{n:,} images"
+    assert "saved the decoded images (70 MiB)" in err[-1]
+    assert len(decoded) == n
+    again = load_celeba("train", root=tmp_path, uint8=True)
+    assert len(decoded) == n and torch.equal(again.x, first.x)
+    assert capfd.readouterr().err.startswith(f"loading CelebA train: {n:,} decoded images from "
+                                             f"the cache")
+    float_bytes = n * 3 * 64 * 64 * 4
+    for case in ("first decode", "cache hit"):
+        if case == "first decode":
+            for entry in (tmp_path / "cache" / "decoded").iterdir():
+                entry.unlink()
+        done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tmp_path),
+                               json.dumps(CelebA.file_list)], capture_output=True, text=True,
+                              env={**os.environ, "GENBENCH_CACHE_DIR": str(tmp_path / "cache")},
+                              check=True)
+        probe = json.loads(done.stdout.splitlines()[-1])
+        assert probe["n"] == n and probe["dtype"] == "torch.uint8"
+        assert probe["bytes"] == float_bytes // 4
+        assert probe["growth_kib"] * 1024 < 0.6 * float_bytes, (case, probe)
 
 
 def test_celeba_limit(tmp_path, accept_fake_celeba, monkeypatch):

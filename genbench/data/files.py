@@ -2,7 +2,8 @@
 
 Images come back as float32 (N, C, H, W) in [-1, 1], like every dataset's: 8-bit pixel values
 ``v`` become ``v / 127.5 - 1``, which the Inception extractor's ``((x + 1) * 127.5).round()``
-turns back into ``v`` exactly.
+turns back into ``v`` exactly. A folder is decoded in threads and its uint8 pixels cached on
+disk (:mod:`genbench.data.decoded`), so scoring against the same folder again skips decoding.
 
 * A folder: every ``.png .jpg .jpeg .bmp .webp`` file below it (recursively, case-insensitive,
   hidden files and folders skipped), sorted by path. Grayscale ("L") images keep one channel;
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genbench.data import decoded
 from genbench.errors import GenbenchError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -114,27 +116,40 @@ def _load_folder(folder: Path) -> torch.Tensor:
     if not files:
         raise GenbenchError(f"no images found in folder {str(folder)!r} (looked for "
                             f"{', '.join(IMAGE_EXTENSIONS)}, case-insensitive, in subfolders too)")
-    first = _read_image(files[0])
-    out = np.empty((len(files), *first.shape), dtype=np.uint8)
-    out[0] = first
-    for i, file in enumerate(files[1:], start=1):
-        pixels = _read_image(file)
-        if pixels.shape[:2] != first.shape[:2]:
-            raise GenbenchError(
-                f"images differ in size: {str(files[0])!r} is {first.shape[1]}x{first.shape[0]} "
-                f"but {str(file)!r} is {pixels.shape[1]}x{pixels.shape[0]}; resize them all to "
-                f"one size first")
-        if pixels.shape != first.shape:
-            def channels(a: np.ndarray) -> str:
-                return "grayscale" if a.ndim == 2 else "RGB"
-            raise GenbenchError(
-                f"images mix channel counts: {str(files[0])!r} is {channels(first)} but "
-                f"{str(file)!r} is {channels(pixels)}; convert them all to RGB or all to "
-                f"grayscale")
-        out[i] = pixels
-    x = torch.from_numpy(out)
+    label = f"loading {folder}"
+
+    def decode() -> np.ndarray:
+        first = _read_image(files[0])
+
+        def read(file: Path) -> np.ndarray:
+            pixels = _read_image(file)
+            _same_shape(files[0], first, file, pixels)
+            return pixels
+
+        out = np.empty((len(files), *first.shape), dtype=np.uint8)
+        out[0] = first
+        return decoded.decode_into(out, files, read, label, start=1)
+
+    pixels = decoded.cached("folder", folder, files, {"pixels": "8-bit L or RGB"}, decode,
+                            label)
+    x = torch.from_numpy(pixels)
     x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
     return _uint8_to_unit(x.contiguous())
+
+
+def _same_shape(first_file: Path, first: np.ndarray, file: Path, pixels: np.ndarray) -> None:
+    if pixels.shape[:2] != first.shape[:2]:
+        raise GenbenchError(
+            f"images differ in size: {str(first_file)!r} is {first.shape[1]}x{first.shape[0]} "
+            f"but {str(file)!r} is {pixels.shape[1]}x{pixels.shape[0]}; resize them all to "
+            f"one size first")
+    if pixels.shape != first.shape:
+        def channels(a: np.ndarray) -> str:
+            return "grayscale" if a.ndim == 2 else "RGB"
+        raise GenbenchError(
+            f"images mix channel counts: {str(first_file)!r} is {channels(first)} but "
+            f"{str(file)!r} is {channels(pixels)}; convert them all to RGB or all to "
+            f"grayscale")
 
 
 def _uint8_to_unit(x: torch.Tensor) -> torch.Tensor:

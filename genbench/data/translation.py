@@ -5,9 +5,11 @@ Every loader is ``load_X(split="train", image_size=None, root=None, argument=Non
 direction="AtoB")`` and returns float32 (N, C, H, W) images in [-1, 1] (8-bit value ``v``
 becomes ``v / 127.5 - 1``, as everywhere in genbench). ``direction="BtoA"`` swaps the domains
 (``x`` is then domain B). ``image_size`` resizes both domains to image_size x image_size with
-:func:`genbench.data.base.resize_images`. ``root`` (``--data-root``) is not used: the folder
-datasets take their folder as ``argument`` (the ARG of ``paired-folder:ARG``; ``~`` expanded,
-relative paths taken from the current directory).
+:func:`genbench.data.base.resize_images`. The folder loaders also take ``uint8=True`` (the
+training path): images of one size then stay uint8 at that size, 4x smaller, and are converted
+(and resized) a batch at a time (see :class:`genbench.data.base.TensorData`). ``root``
+(``--data-root``) is not used: the folder datasets take their folder as ``argument`` (the ARG
+of ``paired-folder:ARG``; ``~`` expanded, relative paths taken from the current directory).
 
 Folders (see docs/datasets.md, "Translation datasets"):
 
@@ -23,8 +25,9 @@ paired folder share their files, so they share this): one channel when every ima
 domain, in both splits, is grayscale (PIL mode ``L``, ``LA`` or ``1``), else three (RGB; the
 grayscale images among them are repeated over the channels, palette/RGBA/CMYK... converted).
 All images of a dataset (both splits, both domains) must share one size unless ``image_size``
-is given, in which case each image is resized on its own. Problems are a one-line
-:class:`~genbench.errors.GenbenchError` naming the folder or file.
+is given, in which case each image is resized on its own (such a folder is held as float32).
+A folder's images are decoded in threads and cached on disk (:mod:`genbench.data.decoded`).
+Problems are a one-line :class:`~genbench.errors.GenbenchError` naming the folder or file.
 
 Offline tasks, built from the 1,797 digits of :func:`genbench.data.digits.load_digits` (its
 fixed train/test split, labels in ``y``), at a native 32x32 (the 8x8 digits upsampled x4 by
@@ -39,15 +42,14 @@ nearest neighbour, which area averaging undoes exactly), computed on every call,
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genbench.data.base import TensorData, check_split, resize_images
+from genbench.data import decoded
+from genbench.data.base import TensorData, check_split, resize_images, to_unit
 from genbench.data.files import IMAGE_EXTENSIONS
 from genbench.errors import GenbenchError
 
@@ -149,7 +151,8 @@ def _no_argument(name: str, argument) -> None:
 # --- folders ------------------------------------------------------------------------------
 
 def load_paired_folder(split: str = "train", image_size: int | None = None, root=None,
-                       argument=None, direction: str = "AtoB") -> TensorData:
+                       argument=None, direction: str = "AtoB",
+                       uint8: bool = False) -> TensorData:
     """pix2pix "aligned" folders: PATH/train/ and PATH/test/ (or PATH/val/), A|B side by side."""
     name = "paired-folder"
     check_split(name, split)
@@ -180,21 +183,20 @@ def load_paired_folder(split: str = "train", image_size: int | None = None, root
     if image_size is None:
         _same_size(name, everything)
     files = [path for path, _, _ in headers[split]]
-
-    def read(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        image = _decode(name, path, channels)
-        half = image.shape[-1] // 2
-        return (_resized(image[..., :half], image_size),
-                _resized(image[..., half:], image_size))
-
-    a, b = _read_all(files, read)
-    return _finish(name, split, a, b, None, None, None, direction, ("A", "B"), paired=True,
-                   native=_native_size(everything, halves=True),
-                   meta={"folder": str(folders[split]), "files": [str(f) for f in files]})
+    both = _decode_all(name, f"{name}-{split}", folders[split], headers[split], channels,
+                       image_size, halves=True)
+    half = both.shape[-1] // 2
+    a, b = both[..., :half].contiguous(), both[..., half:].contiguous()
+    del both
+    return _finish(name, split, a, b, None, None, image_size, direction, ("A", "B"),
+                   paired=True, native=_native_size(everything, halves=True),
+                   meta={"folder": str(folders[split]), "files": [str(f) for f in files]},
+                   uint8=uint8)
 
 
 def load_unpaired_folder(split: str = "train", image_size: int | None = None, root=None,
-                         argument=None, direction: str = "AtoB") -> TensorData:
+                         argument=None, direction: str = "AtoB",
+                         uint8: bool = False) -> TensorData:
     """CycleGAN folders: PATH/trainA/, trainB/, testA/, testB/ (unaligned, counts may differ)."""
     name = "unpaired-folder"
     check_split(name, split)
@@ -213,17 +215,17 @@ def load_unpaired_folder(split: str = "train", image_size: int | None = None, ro
         _same_size(name, [h for sub in subfolders for h in headers[sub]])
     out, files = [], {}
     for domain in "AB":
-        files[domain] = [path for path, _, _ in headers[f"{split}{domain}"]]
-
-        def read(path: Path, channels: int = channels[domain]) -> tuple[torch.Tensor]:
-            return (_resized(_decode(name, path, channels), image_size),)
-
-        out.append(_read_all(files[domain], read)[0])
+        sub = f"{split}{domain}"
+        files[domain] = [path for path, _, _ in headers[sub]]
+        out.append(_decode_all(name, f"{name}-{sub}", base / sub, headers[sub],
+                               channels[domain], image_size, halves=False))
+    if out[0].dtype != out[1].dtype:  # one domain's images vary in size: both become float
+        out = [_float(images, image_size) for images in out]
     meta = {"folder": str(base), "files": [str(f) for f in files["A"]],
             "target_files": [str(f) for f in files["B"]]}
     native = _native_size([h for sub in subfolders for h in headers[sub]], halves=False)
-    return _finish(name, split, out[0], out[1], None, None, None, direction, ("A", "B"),
-                   paired=False, native=native, meta=meta)
+    return _finish(name, split, out[0], out[1], None, None, image_size, direction, ("A", "B"),
+                   paired=False, native=native, meta=meta, uint8=uint8)
 
 
 def _folder_argument(name: str, argument, layout: str) -> Path:
@@ -302,32 +304,59 @@ def _native_size(headers, halves: bool) -> int | None:
     return height if (width // 2 if halves else width) == height else None
 
 
-def _decode(name: str, path: Path, channels: int) -> torch.Tensor:
-    """One image as (C, H, W) float32 in [-1, 1]."""
+def _pixels(name: str, path: Path, channels: int) -> np.ndarray:
+    """One image as (C, H, W) uint8."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
             image.load()
-            pixels = np.array(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+            pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
     except Exception as err:
         raise _unreadable(name, path, err) from None
-    x = torch.from_numpy(pixels)
-    x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1)
-    return x.to(torch.float32).div_(127.5).sub_(1.0)
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
-def _resized(image: torch.Tensor, size: int | None) -> torch.Tensor:
-    return resize_images(image.unsqueeze(0), size)[0].contiguous()
+def _decode_all(name: str, entry: str, folder: Path, headers, channels: int,
+                image_size: int | None, halves: bool) -> torch.Tensor:
+    """The images of one folder (in ``headers``' order), decoded in threads and cached: uint8
+    (N, C, H, W) when they share one size (the size conversion then happens with the float
+    conversion, image by image as here), else float32 in [-1, 1], each image (each half of an
+    A|B image) resized to ``image_size`` on its own."""
+    files = [path for path, _, _ in headers]
+    sizes = {size for _, _, size in headers}
+    label = f"loading {name} {folder}"
+    if len(sizes) == 1:
+        width, height = sizes.pop()
+
+        def decode() -> np.ndarray:
+            out = np.empty((len(files), channels, height, width), dtype=np.uint8)
+            return decoded.decode_into(out, files, lambda p: _pixels(name, p, channels), label)
+
+        params = {"channels": channels, "pixels": "uint8"}
+    else:
+        def read(path: Path) -> np.ndarray:
+            image = to_unit(torch.from_numpy(_pixels(name, path, channels).copy())[None])
+            if halves:
+                half = image.shape[-1] // 2
+                image = torch.cat([resize_images(image[..., :half], image_size),
+                                   resize_images(image[..., half:], image_size)], dim=-1)
+            else:
+                image = resize_images(image, image_size)
+            return image[0].numpy()
+
+        def decode() -> np.ndarray:
+            width = 2 * image_size if halves else image_size
+            out = np.empty((len(files), channels, image_size, width), dtype=np.float32)
+            return decoded.decode_into(out, files, read, label)
+
+        params = {"channels": channels, "pixels": "float32 [-1, 1]", "resize": image_size,
+                  "halves": halves, "resize_rule": "genbench.data.base.resize_images/1"}
+    return torch.from_numpy(decoded.cached(entry, folder, files, params, decode, label))
 
 
-def _read_all(files: list[Path], read) -> list[torch.Tensor]:
-    """Apply ``read`` (path -> tuple of (C, H, W)) to every file, in threads (PIL releases the
-    GIL while decoding), and stack each position of the tuples."""
-    workers = max(1, min(8, os.cpu_count() or 1, len(files)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(read, files))
-    return [torch.stack(parts) for parts in zip(*results, strict=True)]
+def _float(images: torch.Tensor, image_size: int | None) -> torch.Tensor:
+    return to_unit(images, image_size) if images.dtype == torch.uint8 else images
 
 
 # --- common ending ------------------------------------------------------------------------
@@ -339,10 +368,16 @@ def _check_direction(direction: str) -> None:
 
 def _finish(name: str, split: str, a: torch.Tensor, b: torch.Tensor, a_labels, b_labels,
             image_size: int | None, direction: str, domains: tuple[str, str], paired: bool,
-            native: int | None, meta: dict | None = None) -> TensorData:
-    """Resize, swap for BtoA, and pack. ``native``: the side of the dataset's own square
-    images (None when they are not all one square size), kept as meta["native_size"]."""
-    a, b = resize_images(a, image_size).contiguous(), resize_images(b, image_size).contiguous()
+            native: int | None, meta: dict | None = None, uint8: bool = False) -> TensorData:
+    """Resize (float images; uint8 ones keep their size and record it), swap for BtoA, and
+    pack. ``native``: the side of the dataset's own square images (None when they are not all
+    one square size), kept as meta["native_size"]. uint8 images stay uint8 only when asked."""
+    kept = None
+    if a.dtype == torch.uint8 and uint8:
+        kept = image_size
+    else:
+        a, b = _float(a, image_size), _float(b, image_size)
+        a, b = resize_images(a, image_size).contiguous(), resize_images(b, image_size).contiguous()
     if direction == "BtoA":
         a, b, a_labels, b_labels = b, a, b_labels, a_labels
         domains = (domains[1], domains[0])
@@ -352,4 +387,4 @@ def _finish(name: str, split: str, a: torch.Tensor, b: torch.Tensor, a_labels, b
         info["files"], info["target_files"] = info["target_files"], info["files"]
     if b_labels is not None and not paired:
         info["target_labels"] = b_labels
-    return TensorData(name, split, a, a_labels, meta=info, target=b)
+    return TensorData(name, split, a, a_labels, meta=info, target=b, image_size=kept)

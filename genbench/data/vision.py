@@ -1,8 +1,10 @@
 """The standard image datasets, read from files in torchvision's own on-disk layout.
 
-Every loader is ``load_X(split="train", image_size=None, root=None)`` and returns float32
-(N, C, H, W) images in [-1, 1] (8-bit value ``v`` becomes ``v / 127.5 - 1``, as in
-:mod:`genbench.data.files`) with int64 class labels (CelebA: ``y=None``).
+Every loader is ``load_X(split="train", image_size=None, root=None, uint8=False)`` and returns
+float32 (N, C, H, W) images in [-1, 1] (8-bit value ``v`` becomes ``v / 127.5 - 1``, as in
+:mod:`genbench.data.files`) with int64 class labels (CelebA: ``y=None``). With ``uint8=True``
+(the training path) the images stay uint8 at their own size, 4x smaller, with ``image_size``
+recorded for the conversion (see :class:`genbench.data.base.TensorData`).
 
 Where the files are: ``root`` (``--data-root``), else the environment variable
 ``GENBENCH_DATA_ROOT``, else ``~/.cache/genbench/data``; below it torchvision's layout:
@@ -24,9 +26,11 @@ Where the files are: ``root`` (``--data-root``), else the environment variable
   MD5-checks and parses all five). The official partition is used ("valid" is not offered).
   Each 178x218 image is center-cropped to 140x140 and resized to 64x64 (PIL bilinear, which
   antialiases), the crop of Tolstikhin et al. 2018 (WAE) and many GAN/VAE papers since; the
-  DCGAN code of carpedm20 crops 108 instead. Decoding all 162,770 training images takes
-  minutes and 8 GB as float32: set ``GENBENCH_CELEBA_LIMIT=N`` to load only the first N images
-  of a split, for quick runs.
+  DCGAN code of carpedm20 crops 108 instead. The JPEGs are decoded in threads into uint8 and
+  cached (:mod:`genbench.data.decoded`): the 162,770 training images take about a minute and a
+  half to decode on 2 cores the first time, a few seconds after that, and 2 GB as uint8 (8 GB
+  only if loaded as float32, which training does not do). ``GENBENCH_CELEBA_LIMIT=N`` loads
+  only the first N images of a split, for quick runs.
 
 Nothing is downloaded unless ``GENBENCH_DOWNLOAD=1`` is set; then torchvision's ``download=True``
 fetches what is missing into the layout above. Missing files, a failed download and corrupt
@@ -36,20 +40,20 @@ one-line :class:`~genbench.errors.GenbenchError` naming the folder or file.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import math
 import os
 import pickle
 import struct
-import sys
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from genbench.data import decoded
 from genbench.data.base import TensorData, check_split, resize_images
 from genbench.errors import GenbenchError
 
@@ -57,6 +61,9 @@ DEFAULT_ROOT = "~/.cache/genbench/data"
 CELEBA_CROP = 140
 CELEBA_SIZE = 64
 CELEBA_LIMIT_ENV = "GENBENCH_CELEBA_LIMIT"
+CELEBA_PARTITION = {"train": "0", "test": "2"}  # list_eval_partition.txt's codes
+CELEBA_PARAMS = {"crop": CELEBA_CROP, "size": CELEBA_SIZE, "resample": "PIL bilinear",
+                 "channels": 3}
 DOWNLOAD_ENV = "GENBENCH_DOWNLOAD"
 IDX_IMAGES_MAGIC = 2051  # unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 2049  # unsigned bytes, 1 dimension
@@ -64,18 +71,20 @@ IDX_LABELS_MAGIC = 2049  # unsigned bytes, 1 dimension
 
 # --- public loaders -----------------------------------------------------------------------
 
-def load_mnist(split: str = "train", image_size: int | None = None, root=None) -> TensorData:
+def load_mnist(split: str = "train", image_size: int | None = None, root=None,
+               uint8: bool = False) -> TensorData:
     """MNIST handwritten digits: 60,000 train / 10,000 test, (1, 28, 28), 10 classes."""
-    return _load_idx_dataset("mnist", "MNIST", split, image_size, root)
+    return _load_idx_dataset("mnist", "MNIST", split, image_size, root, uint8)
 
 
 def load_fashion_mnist(split: str = "train", image_size: int | None = None,
-                       root=None) -> TensorData:
+                       root=None, uint8: bool = False) -> TensorData:
     """Fashion-MNIST clothing images: 60,000 train / 10,000 test, (1, 28, 28), 10 classes."""
-    return _load_idx_dataset("fashion-mnist", "FashionMNIST", split, image_size, root)
+    return _load_idx_dataset("fashion-mnist", "FashionMNIST", split, image_size, root, uint8)
 
 
-def load_cifar10(split: str = "train", image_size: int | None = None, root=None) -> TensorData:
+def load_cifar10(split: str = "train", image_size: int | None = None, root=None,
+                 uint8: bool = False) -> TensorData:
     """CIFAR-10: 50,000 train / 10,000 test, (3, 32, 32), 10 classes."""
     from torchvision.datasets import CIFAR10
 
@@ -91,12 +100,13 @@ def load_cifar10(split: str = "train", image_size: int | None = None, root=None)
         lambda download: CIFAR10(str(base), train=split == "train", download=download),
         where=f"{CIFAR10.base_folder}/ under the data root, as extracted from "
               f"cifar-10-python.tar.gz")
-    x = torch.from_numpy(dataset.data).permute(0, 3, 1, 2)  # a view: the data is NCHW in memory
+    x = torch.from_numpy(dataset.data).permute(0, 3, 1, 2)  # a view: the data is NHWC in memory
     y = torch.as_tensor(dataset.targets, dtype=torch.int64)
-    return _finish("cifar10", split, x, y, image_size)
+    return _finish("cifar10", split, x, y, image_size, uint8)
 
 
-def load_svhn(split: str = "train", image_size: int | None = None, root=None) -> TensorData:
+def load_svhn(split: str = "train", image_size: int | None = None, root=None,
+              uint8: bool = False) -> TensorData:
     """SVHN cropped house-number digits: 73,257 train / 26,032 test, (3, 32, 32), 10 classes."""
     from torchvision.datasets import SVHN
 
@@ -109,14 +119,16 @@ def load_svhn(split: str = "train", image_size: int | None = None, root=None) ->
         where="directly in the data root")
     x = torch.from_numpy(dataset.data)
     y = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64).reshape(-1))
-    return _finish("svhn", split, x, y, image_size)
+    return _finish("svhn", split, x, y, image_size, uint8)
 
 
-def load_celeba(split: str = "train", image_size: int | None = None, root=None) -> TensorData:
+def load_celeba(split: str = "train", image_size: int | None = None, root=None,
+                uint8: bool = False) -> TensorData:
     """CelebA aligned faces, center crop 140 resized to 64x64: 162,770 train / 19,962 test
     (official partition), (3, 64, 64), no class labels (``y=None``).
 
-    ``GENBENCH_CELEBA_LIMIT=N`` loads only the first N images of the split.
+    ``GENBENCH_CELEBA_LIMIT=N`` loads only the first N images of the split. Decoded images
+    are cached (:mod:`genbench.data.decoded`).
     """
     from torchvision.datasets import CelebA
 
@@ -124,16 +136,26 @@ def load_celeba(split: str = "train", image_size: int | None = None, root=None) 
     limit = _celeba_limit()
     base = _data_root(root)
     folder = base / CelebA.base_folder
+    metadata = [name for _, _, name in CelebA.file_list if not name.endswith((".zip", ".7z"))]
+    label = f"loading CelebA {split}"
+    # A cache entry made from these very files (the five lists included) skips torchvision's
+    # MD5 checks and parsing of the lists (~10 s for the whole set): they passed when the
+    # entry was made, and nothing has changed since. Any doubt: the full path below.
+    names = _partition_names(folder, split, limit)
+    if names is not None:
+        found = decoded.lookup(f"celeba-{split}", folder, _celeba_sources(folder, metadata, names),
+                               CELEBA_PARAMS, label)
+        if found is not None:
+            return _finish("celeba", split, torch.from_numpy(found), None, image_size, uint8)
     expected = [("img_align_celeba/", None)]
-    expected += [(name, md5) for _, md5, name in CelebA.file_list
-                 if not name.endswith((".zip", ".7z"))]
+    expected += [(name, md5) for _, md5, name in CelebA.file_list if name in metadata]
     dataset = _open_torchvision(
         "celeba", split, base, folder, expected, [], None,
         lambda download: CelebA(str(base), split=split, target_type="attr", download=download),
         where=f"{CelebA.base_folder}/ under the data root")
-    names = list(dataset.filename)[:limit]
-    x = _decode_celeba(folder / "img_align_celeba", names, split)
-    return _finish("celeba", split, x, None, image_size)
+    sources = _celeba_sources(folder, metadata, list(dataset.filename)[:limit])
+    x = _decode_celeba(folder, sources, len(metadata), split, label)
+    return _finish("celeba", split, x, None, image_size, uint8)
 
 
 # --- where the files are ------------------------------------------------------------------
@@ -231,7 +253,7 @@ def _probe_mat(path: Path) -> None:
 # --- MNIST and Fashion-MNIST: IDX files ---------------------------------------------------
 
 def _load_idx_dataset(name: str, folder_name: str, split: str, image_size: int | None,
-                      root) -> TensorData:
+                      root, uint8: bool) -> TensorData:
     check_split(name, split)
     base = _data_root(root)
     folder = base / folder_name / "raw"
@@ -257,7 +279,7 @@ def _load_idx_dataset(name: str, folder_name: str, split: str, image_size: int |
         raise _corrupt(name, paths[1], f"label {int(labels.max())} is not a class 0-9")
     x = torch.from_numpy(images).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
-    return _finish(name, split, x, y, image_size)
+    return _finish(name, split, x, y, image_size, uint8)
 
 
 def _idx_file(folder: Path, stem: str) -> Path | None:
@@ -317,8 +339,9 @@ def _celeba_limit() -> int | None:
     return limit
 
 
-def _celeba_image(path: Path) -> np.ndarray:
-    """One aligned CelebA image: center crop 140 (or the shorter side), resize to 64, RGB."""
+def _celeba_image(path: str | Path) -> np.ndarray:
+    """One aligned CelebA image: center crop 140 (or the shorter side), resize to 64, RGB, as
+    uint8 (3, 64, 64)."""
     from PIL import Image
 
     with Image.open(path) as img:
@@ -328,53 +351,79 @@ def _celeba_image(path: Path) -> np.ndarray:
         left, top = int(round((width - crop) / 2)), int(round((height - crop) / 2))
         img = img.crop((left, top, left + crop, top + crop))
         img = img.resize((CELEBA_SIZE, CELEBA_SIZE), Image.Resampling.BILINEAR)
-        return np.array(img, dtype=np.uint8)  # a writable copy
+        return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
 
 
-def _decode_celeba(folder: Path, names: list[str], split: str) -> torch.Tensor:
-    """Decode the images in threads (PIL releases the GIL) straight into one float tensor."""
-    total = len(names)
+def _partition_names(folder: Path, split: str, limit: int | None) -> list[str] | None:
+    """The split's image names read straight from list_eval_partition.txt (None if it cannot
+    be read): only a key to look the cache up with, so an odd line costs a cache miss."""
     try:
-        x = torch.empty(total, 3, CELEBA_SIZE, CELEBA_SIZE)
-    except RuntimeError:  # the allocator's "can't allocate memory"
-        raise GenbenchError(f"not enough memory for {total:,} CelebA images as float32 "
-                            f"({total * 3 * CELEBA_SIZE ** 2 * 4 / 2 ** 30:.1f} GiB); set "
-                            f"{CELEBA_LIMIT_ENV}=N to load only the first N") from None
-    chunk, report_every = 1024, max(total // 10, 1)
-    show = total >= 5000
+        text = (folder / "list_eval_partition.txt").read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    code = CELEBA_PARTITION[split]
+    names = [fields[0] for fields in map(str.split, text.splitlines())
+             if len(fields) == 2 and fields[1] == code]
+    return names[:limit]
 
-    def decode(file: str) -> np.ndarray:
-        path = folder / file
+
+def _celeba_sources(folder: Path, metadata: list[str], names: list[str]) -> list[str]:
+    """The files a split's decoded images depend on: the five lists, then the images."""
+    top = os.fspath(folder)
+    images = os.path.join(top, "img_align_celeba")
+    return [os.path.join(top, name) for name in metadata] + [os.path.join(images, name)
+                                                             for name in names]
+
+
+def _decode_celeba(folder: Path, sources: list[str], skip: int, split: str,
+                   label: str) -> torch.Tensor:
+    """uint8 (N, 3, 64, 64) pixels of ``sources[skip:]``, decoded in threads and cached under
+    a key that covers every source."""
+    files = sources[skip:]
+
+    def missing(path: Path) -> GenbenchError:
+        return GenbenchError(f"dataset 'celeba': {path} is missing (listed in "
+                             f"list_eval_partition.txt); the folder img_align_celeba is "
+                             f"incomplete")
+
+    def read(path: str) -> np.ndarray:
         try:
             return _celeba_image(path)
         except MemoryError:
             raise
         except FileNotFoundError:
-            raise GenbenchError(f"dataset 'celeba': {path} is missing (listed in "
-                                f"list_eval_partition.txt); the folder img_align_celeba is "
-                                f"incomplete") from None
+            raise missing(Path(path)) from None
         except Exception as exc:
-            raise _corrupt("celeba", path, _one_line(exc)) from None
+            raise _corrupt("celeba", Path(path), _one_line(exc)) from None
 
-    workers = max(1, min(8, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for start in range(0, total, chunk):
-            for i, image in enumerate(pool.map(decode, names[start:start + chunk]), start):
-                x[i] = torch.from_numpy(image).permute(2, 0, 1)
-                if show and ((i + 1) % report_every == 0 or i + 1 == total):
-                    print(f"loading CelebA {split}: {i + 1:,}/{total:,} images",
-                          file=sys.stderr, flush=True)
-    return x.div_(127.5).sub_(1.0)
+    def decode() -> np.ndarray:
+        shape = (len(files), 3, CELEBA_SIZE, CELEBA_SIZE)
+        try:
+            out = np.empty(shape, dtype=np.uint8)
+        except MemoryError:
+            raise GenbenchError(f"not enough memory for {len(files):,} CelebA images "
+                                f"({math.prod(shape) / 2 ** 30:.1f} GiB as uint8); set "
+                                f"{CELEBA_LIMIT_ENV}=N to load only the first N") from None
+        return decoded.decode_into(out, files, read, label)
+
+    array = decoded.cached(f"celeba-{split}", folder, sources, CELEBA_PARAMS, decode, label,
+                           missing)
+    return torch.from_numpy(array)
 
 
 # --- common ending ------------------------------------------------------------------------
 
 def _finish(name: str, split: str, pixels: torch.Tensor, y: torch.Tensor | None,
-            image_size: int | None) -> TensorData:
-    """uint8 (N, C, H, W) pixels (or floats already in [-1, 1]) to the TensorData."""
+            image_size: int | None, uint8: bool) -> TensorData:
+    """uint8 (N, C, H, W) pixels (or floats already in [-1, 1]) to the TensorData: uint8 at
+    their own size when asked for, else float32 resized to ``image_size``."""
     native = pixels.shape[-1]
-    x = pixels.to(torch.float32, memory_format=torch.contiguous_format)
-    if not pixels.is_floating_point():
-        x = x.div_(127.5).sub_(1.0)
-    x = resize_images(x, image_size).contiguous()
-    return TensorData(name, split, x, y, meta={"native_size": native})
+    pixels = pixels.contiguous()
+    data = TensorData(name, split, pixels, y, meta={"native_size": native},
+                      image_size=image_size)
+    if uint8 and data.is_uint8:
+        return data
+    if data.is_uint8:
+        return data.to_float()
+    return dataclasses.replace(data, x=resize_images(pixels.float(), image_size).contiguous(),
+                               image_size=None)

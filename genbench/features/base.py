@@ -3,6 +3,7 @@ classifier head), plus what identifies its output for the feature cache and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ class ExtractorContext:
 
     ``dataset`` is None when scoring arbitrary files (``genbench score``). ``options`` carries
     user settings such as ``{"inception_weights": "/path/to/file.pth"}``; ``workdir`` is where an
-    extractor may cache what it trains or downloads.
+    extractor may cache what it trains or downloads. ``progress``, when given, is called as
+    ``progress(what, done, total)`` while the factory does something slow (the evaluator's
+    training), e.g. ``("training the mnist evaluator (once per workdir): epoch 4/30, val
+    98.6%", 4, 30)``.
     """
 
     dataset: DatasetSpec | None
@@ -26,6 +30,7 @@ class ExtractorContext:
     workdir: Path
     options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    progress: Callable[[str, int, int], None] | None = None
 
 
 @dataclass

@@ -210,13 +210,15 @@ SUMMARY_LEGEND = (
 
 
 def _feature_spaces(records: list[RunRecord]) -> dict[str, str]:
-    """One line per extractor used by the ranked runs, with what makes it trustworthy."""
+    """One line per extractor that a ranked run's metrics were computed in, with what makes it
+    trustworthy (a space prepared but left unused, as raw for 256x256 images, is not listed)."""
     described: dict[str, str] = {}
     for r in records:
         if r.status != "completed":
             continue
+        used = {m.extractor for m in r.metrics}
         for name, info in r.extractors.items():
-            if name in described:
+            if name in described or name not in used:
                 continue
             if "accuracy" in info:
                 described[name] = (f"a classifier trained on {info.get('trained_on', '?')}, "
@@ -268,7 +270,9 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
         elif scored:
             m = next((m for m in scored.metrics if m.n_fake), scored.metrics[0])
             lines += ["", f"Scored on the `{scored.split}` split: {m.n_real} real and "
-                          f"{m.n_fake} generated samples per run."]
+                          f"{m.n_fake} generated samples per run." if m.n_fake else
+                          f"Scored on the `{scored.split}` split: {m.n_real} examples per run "
+                          "(no generated samples)."]
         spaces = _feature_spaces(records) if board != "likelihood" else {}
         if spaces:
             lines += ["", "Feature spaces (`metric[extractor]`; `FID` is Inception-v3):"]

@@ -120,7 +120,11 @@ class AuxiliaryClassifierGAN(ConditionalGAN):
     objective) and L_C the class log-likelihood of the real examples (D's step) and of the
     fakes (both steps), weighted by ``aux_weight``. D's head is ``discriminator.classifier``.
     The real batch's labels still travel with it (``conditional``) so the class loss can use
-    them; D has no label embedding, so its real/fake score does not see them."""
+    them; D has no label embedding, so its real/fake score does not see them.
+
+    As in the paper, the class head also learns from the fakes, so G and the head can settle on
+    a wrong class for a label (classes swap or merge: Gong et al. 2019, Twin Auxiliary
+    Classifiers GAN). On a 10-class toy this happened for some seeds and not others."""
 
     def classify(self, h: torch.Tensor) -> torch.Tensor:
         """(N, K) class logits from D's features."""
