@@ -52,8 +52,16 @@ class Direction(str, Enum):
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for scripts.")]
+def _named_workdir(value: str | None) -> str | None:
+    """An empty --workdir would scatter the store, runs and caches over the current folder."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must name a folder (empty would use the current one), e.g. "
+                                 "--workdir genbench-work")
+    return value
+
+
 WorkdirOpt = Annotated[str, typer.Option(
-    "--workdir", envvar="GENBENCH_WORKDIR",
+    "--workdir", envvar="GENBENCH_WORKDIR", callback=_named_workdir,
     help="Where runs, checkpoints, the SQLite store and leaderboards are kept.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu or cuda.")]
 MetricsOpt = Annotated[list[str] | None, typer.Option(
@@ -296,9 +304,68 @@ def plugins(fmt: FormatOpt = Format.table) -> None:
     out.print(_table("Plugins", ["name", "distribution", "status", "provides / error"], rows))
 
 
+# Where the output is no terminal (a CI log, nohup, | tee) a bar cannot redraw: each task
+# prints a plain line when it starts, at most every this many seconds, and when it ends.
+PLAIN_PROGRESS_SECONDS = float(os.environ.get("GENBENCH_PROGRESS_SECONDS", 30))
+
+
+def _line_progress(console: Console):
+    """A rich Progress that draws nothing and prints plain, throttled lines instead."""
+    import time
+
+    from rich.progress import Progress
+
+    def clock(seconds: float | None) -> str:
+        if seconds is None:
+            return "?"
+        minutes, secs = divmod(int(seconds), 60)
+        return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+    class LineProgress(Progress):
+        def __init__(self) -> None:
+            super().__init__(console=console, disable=True)
+            self._printed: dict = {}  # task id -> (time printed, finished then)
+
+        def _line(self, task_id) -> None:
+            task = self._tasks.get(task_id)
+            if task is None or not task.visible:
+                return
+            now = time.monotonic()
+            last, was_done = self._printed.get(task_id, (None, False))
+            done = task.total is not None and task.completed >= task.total
+            if was_done or not (last is None or (done and not was_done)
+                                or now - last >= PLAIN_PROGRESS_SECONDS):
+                return
+            self._printed[task_id] = (now, done)
+            total = "?" if task.total is None else f"{task.total:g}"
+            share = f" {100 * task.completed / task.total:3.0f}%" if task.total else ""
+            left = "" if done or task.time_remaining is None else \
+                f", ~{clock(task.time_remaining)} left"
+            extra = task.fields.get("losses", "")
+            console.print(f"{task.description} {task.completed:g}/{total}{share} "
+                          f"({clock(task.elapsed or 0)} elapsed{left})"
+                          + (f"  {extra}" if extra else ""), markup=False, highlight=False,
+                          soft_wrap=True)
+
+        def update(self, task_id, **kwargs) -> None:
+            super().update(task_id, **kwargs)
+            self._line(task_id)
+
+        def advance(self, task_id, advance: float = 1) -> None:
+            super().advance(task_id, advance)
+            self._line(task_id)
+
+        def reset(self, task_id, **kwargs) -> None:
+            super().reset(task_id, **kwargs)
+            self._printed.pop(task_id, None)  # its next update starts a new line series
+
+    return LineProgress()
+
+
 def _progress_bar(console: Console, progress=None):
     """A training bar and an evaluation bar (added when scoring starts) for one run, and the
-    callbacks api.run drives them with; a sweep passes its own ``progress`` to hold them."""
+    callbacks api.run drives them with; a sweep passes its own ``progress`` to hold them.
+    Without a terminal the bars are plain periodic lines (:func:`_line_progress`)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -308,7 +375,9 @@ def _progress_bar(console: Console, progress=None):
         TimeRemainingColumn,
     )
 
-    if progress is None:
+    if progress is None and not console.is_terminal:
+        progress = _line_progress(console)
+    elif progress is None:
         progress = Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(bar_width=24),
                             MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                             TextColumn("{task.fields[losses]}", markup=False), console=console,
@@ -318,6 +387,8 @@ def _progress_bar(console: Console, progress=None):
     rows: dict[str, object] = {}
 
     def fit(text: str) -> str:
+        if not progress.live.console.is_terminal:
+            return text  # a plain line may be long: nothing redraws it
         room = max(0, console.width - 62)  # the text gives way before the bar and counts
         return text if len(text) <= room else text[:max(0, room - 1)] + "…"
 
@@ -659,7 +730,7 @@ def _from_runs(ctx: typer.Context, name: str, value):
 
 
 SubWorkdirOpt = Annotated[str | None, typer.Option(
-    "--workdir", envvar="GENBENCH_WORKDIR",
+    "--workdir", envvar="GENBENCH_WORKDIR", callback=_named_workdir,
     help="Where runs, checkpoints, the SQLite store and leaderboards are kept "
          f"(default: {DEFAULT_WORKDIR}).", show_default=False)]
 
@@ -1003,8 +1074,9 @@ def leaderboard_show(
 @friendly
 def leaderboard_render(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
-    out_dir: Annotated[str, typer.Option("--out", help="Folder for <dataset>.md and .csv.")]
-    = "leaderboards",
+    out_dir: Annotated[str | None, typer.Option(
+        "--out", help="Folder for <dataset>.md and .csv (default: WORKDIR/leaderboards, where "
+                      "run and sweep write theirs).", show_default=False)] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d")] = None,
     records: Annotated[bool, typer.Option(
         "--records", help="Also write OUT/records/<run id>.json for every completed run shown "
@@ -1013,6 +1085,9 @@ def leaderboard_render(
     """Write, per dataset, <dataset>.md, .csv and -summary.csv, the per-class tables of the
     anomaly protocols, and the HTML report OUT/index.html, from the store (atomically).
 
+    Files in OUT are replaced; none is removed unless an earlier render wrote it and nobody
+    changed it since (OUT/.genbench-written.json lists them).
+
     The committed leaderboards/ come from: genbench runs import leaderboards/records
     --workdir W, then genbench leaderboard render --workdir W --out leaderboards --records.
     """
@@ -1020,6 +1095,7 @@ def leaderboard_render(
     from genbench.results.store import open_store
 
     runs = open_store(workdir).runs()
+    out_dir = out_dir if out_dir is not None else str(Path(workdir) / "leaderboards")
     written = render(runs, out_dir, [dataset] if dataset else None, report=dataset is None)
     if records:
         written += write_records(runs, out_dir)

@@ -291,23 +291,22 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
 
 
 def write_records(records: list[RunRecord], out_dir: str | Path) -> list[Path]:
-    """``out_dir/records/<run id>.json`` for every completed run; other files there (runs no
-    longer in the store) are removed."""
+    """``out_dir/records/<run id>.json`` for every completed run; records an earlier render
+    wrote there for runs no longer in the store are removed (never other files:
+    :mod:`genbench.results.written`)."""
     import json
+
+    from genbench.results import written as manifest
 
     folder = Path(out_dir) / "records"
     folder.mkdir(parents=True, exist_ok=True)
     done = [r for r in records if r.status == "completed"]
-    keep = {f"{r.run_id}.json" for r in done}
-    for stale in folder.glob("*.json"):
-        if stale.name not in keep:
-            stale.unlink()
-    written = []
-    for r in done:
-        path = folder / f"{r.run_id}.json"
+    paths = [folder / f"{r.run_id}.json" for r in done]
+    manifest.prune(out_dir, sorted(folder.glob("*.json")), set(paths))
+    for r, path in zip(done, paths, strict=True):
         write_text(path, json.dumps(r.to_dict(), indent=2) + "\n")
-        written.append(path)
-    return written
+    manifest.remember(out_dir, paths)
+    return paths
 
 
 def render(records: list[RunRecord], out_dir: str | Path,
@@ -348,6 +347,9 @@ def render(records: list[RunRecord], out_dir: str | Path,
         from genbench.results.report import write_report
 
         written.append(write_report(records, out_dir))
+    from genbench.results.written import remember
+
+    remember(out_dir, written)
     return written
 
 

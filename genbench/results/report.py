@@ -75,13 +75,15 @@ def write_report(records: list[RunRecord], out_dir: str | Path,
 
 
 def _prune(out_dir: Path, page: str) -> None:
-    """Remove the PNGs under ``report/`` that the page no longer shows (runs that left the
-    store, datasets without runs), so the folder holds what the index links and no more."""
-    shown = {html.unescape(m) for m in re.findall(r'(?:src|href)="(report/[^"]+)"', page)}
+    """Remove the PNGs under ``report/`` that an earlier render wrote and the page no longer
+    shows (runs that left the store, datasets without runs); remember what it shows."""
+    from genbench.results import written
+
+    shown = {out_dir / html.unescape(m)
+             for m in re.findall(r'(?:src|href)="(report/[^"]+)"', page)}
     assets = out_dir / "report"
-    for path in sorted(assets.rglob("*.png")) if assets.is_dir() else []:
-        if path.relative_to(out_dir).as_posix() not in shown:
-            path.unlink()
+    written.prune(out_dir, sorted(assets.rglob("*.png")) if assets.is_dir() else [], shown)
+    written.remember(out_dir, sorted(p for p in shown if p.is_file()) + [out_dir / "index.html"])
 
 
 def _publish(path: Path, write: Callable[[str], None]) -> Path:
