@@ -503,7 +503,7 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
         shown = shown.drop(columns=["settings"])
     if limit:
         shown = shown.head(limit)
-    identity = {"model", "profile", "settings", "seed"}
+    identity = {"model", "profile", "settings", "samples", "seed"}
     parts = {c: _split_column(c) for c in shown.columns if c not in identity}
     spaces = Counter(space for _, space, _ in parts.values() if space)
     main_space = spaces.most_common(1)[0][0] if spaces else ""

@@ -69,3 +69,34 @@ def test_summary_across_seeds_matches_a_t_interval(tmp_path):
     render(records, tmp_path)
     md = (tmp_path / "digits.md").read_text()
     assert "## Models" in md and f"{sum(values) / 3:.4g} ± " in md
+
+
+def test_runs_scored_on_different_sample_sizes_are_kept_apart(tmp_path):
+    """Issue 15, item 3: after `evaluate RUN --num-samples 20000` a board ranked runs scored on
+    360 and 20,000 samples together and claimed one sample size for all."""
+    from genbench.results.leaderboard import best_rows, summary_frame, to_markdown
+
+    def run(run_id, model, seed, coverage, n_fake):
+        return RunRecord(run_id=run_id, model=model, dataset="digits", split="test",
+                         profile="quick", seed=seed, config={}, status="completed",
+                         created=run_id, metrics=[MetricValue(
+                             "coverage[raw]", coverage, True, "prdc", "raw", 360, n_fake)])
+
+    records = [run("a0", "a", 0, 0.74, 360), run("a1", "a", 1, 0.75, 360),
+               run("b0", "b", 0, 0.60, 360), run("b1", "b", 1, 0.61, 360),
+               run("a2", "a", 2, 0.99, 20000)]
+    frame, directions = summary_frame(records)
+    assert list(zip(frame["model"], frame["samples"], frame["seeds"], strict=True)) == [
+        ("a", "360 / 20,000", 1), ("a", "360 / 360", 2), ("b", "360 / 360", 2)]
+    # The 20,000-sample row is best in its own size only; among the 360s, a beats b.
+    marked = best_rows(frame, directions)["coverage[raw]"]
+    assert marked == {1}
+    rows = leaderboard_frame(records)
+    assert list(rows["run"]) == ["a2", "a1", "a0", "b1", "b0"]
+    assert list(rows["samples"]) == ["360 / 20,000"] + ["360 / 360"] * 4
+    md = to_markdown("digits", rows, records)
+    assert "different numbers of examples (real / generated): 360 / 20,000, 360 / 360" in md
+    assert "samples per run" not in md
+    # One size: no column, the usual footer.
+    same = leaderboard_frame(records[:4])
+    assert "samples" not in same.columns and "samples" not in summary_frame(records[:4])[0]

@@ -24,6 +24,7 @@ from genbench.results.leaderboard import (
     best_rows,
     class_frame,
     class_table,
+    group_key,
     interval_text,
     leaderboard_frame,
     not_computed,
@@ -31,6 +32,7 @@ from genbench.results.leaderboard import (
     published_caveat,
     published_row,
     summary_frame,
+    summary_key,
 )
 from genbench.results.record import MetricValue, RunRecord, board_stem
 
@@ -203,18 +205,21 @@ def _draw_classes(frame, classes: list[int], protocol: str,
 def _summary_table(done: list[RunRecord], thumbs: dict[str, Picture | None]) -> str:
     frame, directions = summary_frame(done)
     marked = best_rows(frame, directions)
+    by_samples = "samples" in frame.columns
     groups: dict[tuple, list[RunRecord]] = {}
     for r in done:
-        groups.setdefault((r.model, r.profile, " ".join(r.overrides)), []).append(r)
-    header = ["sample", "model", "profile", "settings", "seeds"]
+        groups.setdefault(group_key(r, by_samples), []).append(r)
+    header = ["sample", "model", "profile", "settings"] + ["samples"] * by_samples + ["seeds"]
     header += [f"{name} {_arrow(up)}" for name, up in directions.items()]
     rows = []
     for i, row in frame.iterrows():
-        runs = groups[(row["model"], row["profile"], row["settings"])]
+        runs = groups[summary_key(row)]
         first = min(runs, key=lambda r: (r.seed, r.run_id))
         cells = [(_img(thumbs[first.run_id], _samples_alt(first), 64), None),
-                 _text(row["model"]), _text(row["profile"]),
-                 _text(row["settings"]), _number(int(row["seeds"]), str(int(row["seeds"])))]
+                 _text(row["model"]), _text(row["profile"]), _text(row["settings"])]
+        if by_samples:
+            cells.append(_text(row["samples"]))
+        cells += [_number(int(row["seeds"]), str(int(row["seeds"])))]
         for name in directions:
             cells.append(_interval_cell(row[name], row[f"{name} ±"],
                                         i in marked.get(name, ())))
