@@ -108,6 +108,15 @@ def _extractor_options(inception_weights: str | None, iwae_k: int = 64,
     return options
 
 
+# What Ctrl-C leaves behind, where a command can say.
+INTERRUPTED = {
+    "run": "rerun the same command with --resume to continue",
+    "sweep": "rerun the same command to continue; completed entries are skipped",
+    "evaluate": "nothing was stored: the run's metrics and record are as they were",
+    "score": "nothing was stored",
+}
+
+
 def friendly(fn):
     """User errors become one line on stderr and exit code 2; Ctrl-C exits 130."""
 
@@ -121,7 +130,8 @@ def friendly(fn):
             err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]: rerun the same command with --resume to continue")
+            why = INTERRUPTED.get(fn.__name__)
+            err.print("[yellow]interrupted[/]" + (f": {why}" if why else ""))
             raise typer.Exit(130) from None
         except Exception as exc:
             if os.environ.get("GENBENCH_DEBUG"):
@@ -1155,4 +1165,10 @@ def leaderboard_compare(
 
 
 def main() -> None:
+    # Ctrl-C stops every command, however it was started: a shell starts background jobs with
+    # SIGINT ignored, and Python then leaves it ignored (training sets its own handler, so
+    # `run` stopped while `evaluate` went on to the end and stored its results).
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app()
