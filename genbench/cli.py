@@ -558,7 +558,7 @@ def run(
         "--set", help="Override a model setting, e.g. --set lr_g=1e-4 (repeatable).")] = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue the latest interrupted run with the same model, dataset, "
+        "--resume", metavar="", help="Continue the latest interrupted run with the same model, dataset, "
                          "seed and settings from its last checkpoint.")] = False,
     metrics_: MetricsOpt = None,
     num_samples: NumSamplesOpt = None,
@@ -1148,20 +1148,51 @@ def leaderboard_compare(
         return _print_json({"a": [r.run_id for r in runs_a], "b": [r.run_id for r in runs_b],
                             "alpha": alpha, "metrics": [c.to_dict() for c in results]})
 
-    def cell(mean, half, n):
-        return f"{mean:.4g}" + ("" if half != half else f" ± {half:.2g}") + f" (n={n})"
+    # Narrow enough for 80 columns: the feature space most metrics share goes to the title,
+    # run counts and the test too when they are the same for every metric.
+    from collections import Counter
+
+    spaces = Counter(_split_column(f"{c.metric} x")[1] for c in results)
+    main_space = spaces.most_common(1)[0][0]
+    short = {"no significant difference": "n.s.", "no test (no interval or no spread)": "–"}
+
+    def name(c) -> str:
+        base, space, _ = _split_column(f"{c.metric} x")
+        return (base if space == main_space else f"{base}[{space}]") + \
+            (" ↑" if c.higher_is_better else " ↓")
+
+    def cell(mean, half):
+        return f"{mean:.4g}" + ("" if half != half else f" ± {half:.2g}")
 
     rows = []
     for c in results:
         style = {"B better": "green", "A better": "red"}.get(c.verdict, "")
-        interval = "" if c.diff_low != c.diff_low else f"[{c.diff_low:.3g}, {c.diff_high:.3g}]"
-        rows.append([f"{c.metric} {'↑' if c.higher_is_better else '↓'}",
-                     cell(c.a_mean, c.a_half, c.a_n), cell(c.b_mean, c.b_half, c.b_n),
-                     f"{c.diff:+.4g}", interval,
-                     "" if c.p_value != c.p_value else f"{c.p_value:.2g}", c.test,
-                     Text(c.verdict, style=style)])
-    out.print(_table(f"A: {a}   B: {b}   ({1 - alpha:.0%} intervals)",
-                     ["metric", "A", "B", "B - A", "interval", "p", "test", "verdict"], rows))
+        interval = "" if c.diff_low != c.diff_low else f" [{c.diff_low:.3g}, {c.diff_high:.3g}]"
+        rows.append([name(c), cell(c.a_mean, c.a_half), cell(c.b_mean, c.b_half),
+                     f"{c.diff:+.3g}{interval}",
+                     "" if c.p_value != c.p_value else f"{c.p_value:.2g}",
+                     *([c.test] if len({x.test for x in results}) > 1 else []),
+                     Text(short.get(c.verdict, c.verdict), style=style)])
+    counts = {(x.a_n, x.b_n) for x in results}
+    tests = {x.test for x in results}
+    title = f"A: {a}" + (f" ({results[0].a_n} runs)" if len(counts) == 1 else "") + \
+        f"   B: {b}" + (f" ({results[0].b_n} runs)" if len(counts) == 1 else "")
+    detail = (f"{main_space} features, " if main_space else "") + \
+        f"mean ± {1 - alpha:.0%} interval" + (f", {tests.pop()}" if len(tests) == 1 else "")
+    table = Table(title=f"{title}\n{detail}", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1))
+    columns = ["metric", "A", "B", "B - A [interval]", "p"] + \
+        (["test"] if len({x.test for x in results}) > 1 else []) + ["verdict"]
+    for col in columns:
+        table.add_column(col, no_wrap=col in ("metric", "verdict"), overflow="fold")
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
+    out.print(table)
+    if len(counts) > 1:
+        out.print("runs per metric (A / B): " + ", ".join(
+            f"{name(c)} {c.a_n}/{c.b_n}" for c in results), soft_wrap=True)
+    if any(c.verdict == "no significant difference" for c in results):
+        out.print(f"n.s.: no significant difference at alpha = {alpha:g}")
 
 
 def main() -> None:

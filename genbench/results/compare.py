@@ -94,10 +94,13 @@ def _side(found) -> tuple[float, float, float]:
 
 
 def compare(a: list[RunRecord], b: list[RunRecord], alpha: float = 0.05) -> list[Comparison]:
-    """One :class:`Comparison` per metric both selections have, in A's metric order."""
+    """One :class:`Comparison` per metric both selections have, in A's metric order; an
+    estimate's spread (``kid_std``, ``is_std``) is no quality and is left out."""
     from scipy import stats
 
-    names = list(dict.fromkeys(m.name for r in a for m in r.metrics))
+    from genbench.results.leaderboard import is_spread
+
+    names = list(dict.fromkeys(m.name for r in a for m in r.metrics if not is_spread(m.name)))
     results = []
     for name in names:
         fa, fb = _values(a, name), _values(b, name)

@@ -23,6 +23,17 @@ def _arrow(higher: bool) -> str:
     return "↑" if higher else "↓"
 
 
+def is_spread(name: str) -> bool:
+    """``kid_std``, ``is_std``: the spread of an estimate over its subsets or splits, reported
+    beside it but no quality: never ranked, marked best or compared."""
+    return name.partition("[")[0].endswith("_std")
+
+
+def label(name: str, higher: bool) -> str:
+    """A metric's column: its name and direction arrow (none for a spread)."""
+    return name if is_spread(name) else f"{name} {_arrow(higher)}"
+
+
 def scored_on(r: RunRecord) -> str:
     """How many examples a run was scored on, ``"<real> / <generated>"``: runs scored on
     different numbers are not comparable (coverage alone moved from 0.74 at 360 generated
@@ -67,7 +78,7 @@ def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
     if frame.empty:
         return frame
     frame = _rank(frame, directions, sizes)
-    frame = frame.rename(columns={k: f"{k} {_arrow(v)}" for k, v in directions.items()})
+    frame = frame.rename(columns={k: label(k, v) for k, v in directions.items()})
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)
 
@@ -206,6 +217,8 @@ def best_rows(frame: pd.DataFrame, directions: dict[str, bool]) -> dict[str, set
     # Rows are comparable only within a profile and, where it varies, a sample size.
     within = ["profile"] + (["samples"] if "samples" in frame.columns else [])
     for name, higher in directions.items():
+        if is_spread(name):
+            continue
         for _, group in frame.groupby(within, sort=False):
             have = group[group[name].notna()]
             if len(have) < 2:
@@ -243,7 +256,7 @@ def _summary_markdown(records: list[RunRecord]) -> list[str]:
     table = frame[[c for c in ("model", "profile", "settings", "samples", "seeds")
                    if c in frame.columns]].copy()
     for name, higher in directions.items():
-        table[f"{name} {_arrow(higher)}"] = [
+        table[label(name, higher)] = [
             _format_cell(frame.at[i, name], frame.at[i, f"{name} ±"], i in marked.get(name, ()))
             for i in frame.index]
     if not table["settings"].astype(bool).any():

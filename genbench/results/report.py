@@ -26,6 +26,7 @@ from genbench.results.leaderboard import (
     class_table,
     group_key,
     interval_text,
+    label,
     leaderboard_frame,
     not_computed,
     protocol_groups,
@@ -182,10 +183,10 @@ def _draw_classes(frame, classes: list[int], protocol: str,
     for (model, profile, settings), rows in part.groupby(["model", "profile", "settings"],
                                                          sort=True):
         rows = rows.assign(k=rows["class"].astype(int)).sort_values("k")
-        label = " ".join(x for x in (model, "" if profile == "quick" else profile, settings) if x)
+        legend = " ".join(x for x in (model, "" if profile == "quick" else profile, settings) if x)
         mean, half = 100 * rows["mean"], 100 * rows["±"].fillna(0)
         # An AUC cannot pass 100%: the t-interval's upper arm is cut there.
-        ax.errorbar(rows["k"], mean, yerr=[half, half.clip(upper=100 - mean)], label=label,
+        ax.errorbar(rows["k"], mean, yerr=[half, half.clip(upper=100 - mean)], label=legend,
                     capsize=2, markersize=5, alpha=0.85, **style[model])
     published = published_row(protocol, classes)
     if published:
@@ -210,7 +211,7 @@ def _summary_table(done: list[RunRecord], thumbs: dict[str, Picture | None]) -> 
     for r in done:
         groups.setdefault(group_key(r, by_samples), []).append(r)
     header = ["sample", "model", "profile", "settings"] + ["samples"] * by_samples + ["seeds"]
-    header += [f"{name} {_arrow(up)}" for name, up in directions.items()]
+    header += [label(name, up) for name, up in directions.items()]
     rows = []
     for i, row in frame.iterrows():
         runs = groups[summary_key(row)]
@@ -249,7 +250,7 @@ def _runs_table(done: list[RunRecord], thumbs: dict[str, Picture | None],
                 names.append(m.name)
                 directions[m.name] = m.higher_is_better
     header = ["sample", "training curve", "model", "profile", "settings", "seed"]
-    header += [f"{name} {_arrow(directions[name])}" for name in names]
+    header += [label(name, directions[name]) for name in names]
     header += ["wall time (s)", "device", "run"]
     rows = []
     for run_id in frame["run"]:
@@ -317,10 +318,6 @@ def _sort_key(value) -> str:
 
 def _blank(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _arrow(higher: bool) -> str:
-    return "↑" if higher else "↓"
 
 
 # --- images -------------------------------------------------------------------------------
@@ -459,13 +456,13 @@ def _draw_compute(done: list[RunRecord], style: dict[str, dict]) -> tuple[Figure
         pts = [(x, y) for x, y in pts if x > 0 or not log]
         if not pts:
             continue
-        label = None if r.model in labelled else r.model
+        legend = None if r.model in labelled else r.model
         labelled.add(r.model)
-        ax.plot(*zip(*pts, strict=True), label=label, markersize=5, alpha=0.8,
+        ax.plot(*zip(*pts, strict=True), label=legend, markersize=5, alpha=0.8,
                 **style[r.model])
     higher = next((m.higher_is_better for r in done for m in r.metrics if m.name == primary),
                   True)
-    ax.set(xlabel="training time (s)", ylabel=f"{primary} {_arrow(higher)}",
+    ax.set(xlabel="training time (s)", ylabel=label(primary, higher),
            title=f"{primary} against training compute")
     if log:
         _log_x(ax)
