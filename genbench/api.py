@@ -27,7 +27,7 @@ from genbench.plugins import get_registries
 from genbench.registry import DatasetSpec, ModelSpec, load_object
 from genbench.results.leaderboard import render
 from genbench.results.record import RunRecord
-from genbench.results.store import Store
+from genbench.results.store import Store, inside, stored_run_dir
 
 DEFAULT_WORKDIR = "genbench-work"
 SAMPLE_CHUNK = 500
@@ -50,6 +50,31 @@ def prepare_workdir(workdir: str | Path) -> Path:
         raise GenbenchError(f"workdir {path} is not writable ({exc.strerror or exc}); "
                             f"pass --workdir DIR") from None
     return path
+
+
+def own_run_dir(record: RunRecord, workdir: str | Path) -> Path:
+    """The run's folder, to write in: genbench writes nowhere outside the workdir in use."""
+    run_dir = Path(record.run_dir or "")
+    if not record.run_dir or not inside(run_dir, workdir):
+        raise GenbenchError(f"run {record.run_id}'s folder {record.run_dir or '(none)'} is "
+                            f"outside the workdir {workdir} (an imported record?); use the "
+                            f"workdir it belongs to, copy the folder into "
+                            f"{Path(workdir) / 'runs'}, or pass --out DIR for pictures")
+    return run_dir
+
+
+def _folder_name(run_id: str) -> str:
+    """A run id as a folder name: no path separators, no leading dots."""
+    return re.sub(r"[^A-Za-z0-9._:-]+", "_", run_id).strip("_.") or "run"
+
+
+def run_folder(store: Store, run_id: str) -> Path:
+    """Where a trained run's pictures go: its stored folder, else ``runs/<run id>`` of the
+    workdir (a checkpoint from elsewhere is never written beside)."""
+    matches = store.query("run_id = ?", (run_id,))
+    if matches:
+        return own_run_dir(matches[0], store.workdir)
+    return store.workdir.resolve() / "runs" / _folder_name(run_id)
 
 
 def resolve_device(device: str):
@@ -372,7 +397,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     resume_from = None
     if resume:
         record = _find_resumable(store, model, dataset, seed, key)
-        resume_from = training.load_checkpoint(Path(record.run_dir) / "checkpoint.pt")
+        resume_from = training.load_checkpoint(own_run_dir(record, workdir) / "checkpoint.pt")
         record.status, record.message = "running", ""
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -386,7 +411,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     record.device = str(torch_device)
     record.hardware, record.versions = _environment(torch_device, model_spec)
     record.git_revision = _git_revision()
-    run_dir = Path(record.run_dir)
+    run_dir = own_run_dir(record, workdir)
     run_dir.mkdir(parents=True, exist_ok=True)
     record.updated = _now()
     store.save(record)
@@ -448,7 +473,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record.wall_time = previous_wall + time.perf_counter() - started
         record.updated = _now()
         store.save(record)
-        write_text(run_dir / "record.json", json.dumps(record.to_dict(), indent=2) + "\n")
+        saved = {**record.to_dict(), "run_dir": stored_run_dir(record.run_dir, workdir)}
+        write_text(run_dir / "record.json", json.dumps(saved, indent=2) + "\n")
         if record.status == "completed":
             # All runs: an anomaly protocol's board gathers the runs of every class.
             render(store.runs(), workdir / "leaderboards", [dataset])
@@ -509,7 +535,7 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
     store = Store(prepare_workdir(workdir))
     loaded = load_trained(target, store, device)
     model, dataset = loaded.model, loaded.dataset_spec
-    out = Path(out_dir) if out_dir else loaded.path.parent
+    out = Path(out_dir) if out_dir else run_folder(store, loaded.ckpt["run_id"])
     gen = torch.Generator().manual_seed(seed)
     title = f"{loaded.model_spec.name} on {dataset.name}"
     written = []
@@ -637,7 +663,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
                            config=ckpt["config"], created=_now(), steps=ckpt["step"],
                            config_hash=config_hash(ckpt["model"], ckpt["dataset"],
                                                    ckpt["profile"], ckpt["config"]),
-                           run_dir=str(path.resolve().parent), status="completed",
+                           run_dir=str(run_folder(store, ckpt["run_id"])), status="completed",
                            message=f"evaluated from checkpoint {path}")
         record.hardware, record.versions = _environment(torch_device, model_spec)
         record.git_revision = _git_revision()
@@ -648,7 +674,8 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
                               extractor_options, model_spec, eval_progress)
     _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
-                    Path(record.run_dir), scoring, eval_progress, tuple(ckpt["data_shape"]))
+                    own_run_dir(record, workdir), scoring, eval_progress,
+                    tuple(ckpt["data_shape"]))
     old.update({m.name: m for m in record.metrics})
     record.metrics = list(old.values())
     record.extractors = {**old_extractors, **record.extractors}

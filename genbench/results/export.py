@@ -117,7 +117,17 @@ def read_records(sources) -> list[RunRecord]:
     records = []
     for path in files:
         try:
-            records.append(RunRecord.from_dict(json.loads(path.read_text())))
+            record = RunRecord.from_dict(json.loads(path.read_text()))
         except (ValueError, TypeError, KeyError) as exc:
             raise GenbenchError(f"{path} is not a genbench run record ({exc})") from None
+        record.run_dir = _run_dir_of(record.run_dir, path)
+        records.append(record)
     return records
+
+
+def _run_dir_of(run_dir: str, path: Path) -> str:
+    """A record.json in its run's folder names that folder relative to its workdir
+    (``runs/<run id>``), or from older versions as an absolute path, perhaps from before the
+    workdir was copied or moved: either way the run's folder is the one the file is in."""
+    folder = path.parent.resolve()
+    return str(folder) if run_dir and Path(run_dir).name == folder.name else run_dir

@@ -44,6 +44,8 @@ class RunRecord:
     hardware: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
     git_revision: str | None = None
+    # The run's folder. A record from a store holds it as an absolute path in the workdir in
+    # use; the store and record.json keep it relative to the workdir (runs/<run id>).
     run_dir: str = ""
     config_hash: str = ""
     # The feature spaces metrics were computed in: key, weights, the evaluator's accuracy...

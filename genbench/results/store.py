@@ -1,5 +1,11 @@
 """The SQLite store of run records under a workdir.
 
+A workdir is self-contained, so it can be copied or moved and used in place: the store keeps
+each run's folder relative to the workdir (``runs/<run id>``) and hands records out with it
+resolved against the workdir in use. Stores written before that hold absolute paths; one that
+no longer lies in the workdir is read as the workdir's own ``runs/<same name>`` when there is
+one (the workdir was copied or moved since).
+
 Every write is one transaction, so an interrupted or failed run can never leave a half-written
 record, and a crash mid-run leaves a row with status ``running`` rather than a broken file.
 """
@@ -7,6 +13,7 @@ record, and a crash mid-run leaves a row with status ``running`` rather than a b
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import fields
@@ -46,7 +53,8 @@ STORE_NAME = "genbench.sqlite"
 
 class Store:
     def __init__(self, workdir: str | Path):
-        self.path = Path(workdir) / STORE_NAME
+        self.workdir = Path(workdir)
+        self.path = self.workdir / STORE_NAME
         try:
             with closing(self._connect()) as conn, conn:
                 conn.executescript(SCHEMA)
@@ -67,6 +75,7 @@ class Store:
     def save(self, record: RunRecord) -> None:
         """Insert or replace a run and its metrics in one transaction."""
         row = {c: getattr(record, c) for c in _RUN_COLUMNS}
+        row["run_dir"] = stored_run_dir(record.run_dir, self.workdir)
         for c in _JSON_COLUMNS:
             row[c] = json.dumps(row[c], sort_keys=True)
         cols = ", ".join(_RUN_COLUMNS)
@@ -108,6 +117,7 @@ class Store:
             data = {c: row[c] for c in _RUN_COLUMNS}
             for c in _JSON_COLUMNS:
                 data[c] = json.loads(data[c])
+            data["run_dir"] = resolve_run_dir(data["run_dir"], self.workdir)
             records.append(RunRecord(**data, metrics=metrics.get(row["run_id"], [])))
         return records
 
@@ -120,6 +130,41 @@ class Store:
             clauses.append("status = ?")
             params.append(status)
         return self.query(" AND ".join(clauses) or "1", tuple(params))
+
+
+def inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (symbolic links resolved or not)."""
+    def forms(p: Path) -> tuple[Path, Path]:
+        return Path(os.path.normpath(p.absolute())), p.resolve()
+
+    return any(p.is_relative_to(f) for p in forms(Path(path)) for f in forms(Path(folder)))
+
+
+def stored_run_dir(run_dir: str | None, workdir: str | Path) -> str | None:
+    """A run's folder as the store and record.json keep it: relative to the workdir when it
+    lies inside (``runs/<run id>``); a folder elsewhere (an imported record's) as it is."""
+    path = Path(run_dir or "")
+    if not run_dir or not path.is_absolute():
+        return run_dir
+    for p in (Path(os.path.normpath(path)), path.resolve()):
+        for base in (Path(os.path.normpath(Path(workdir).absolute())), Path(workdir).resolve()):
+            if p.is_relative_to(base) and p != base:
+                return p.relative_to(base).as_posix()
+    return run_dir
+
+
+def resolve_run_dir(stored: str | None, workdir: str | Path) -> str | None:
+    """The absolute folder a stored run_dir names in the workdir in use."""
+    if not stored:
+        return stored
+    base, path = Path(workdir).resolve(), Path(stored)
+    if not path.is_absolute():
+        return str(base / path)
+    if inside(path, base):
+        return stored
+    # An older store's absolute path into the workdir this one was copied or moved from.
+    here = base / "runs" / path.name
+    return str(here) if here.is_dir() else stored
 
 
 def _add_column(conn: sqlite3.Connection, table: str, name: str, decl: str) -> None:
