@@ -63,6 +63,14 @@ def own_run_dir(record: RunRecord, workdir: str | Path) -> Path:
     return run_dir
 
 
+def save_record(store: Store, record: RunRecord, run_dir: Path) -> None:
+    """Store the record and write ``run_dir/record.json`` with it: the file on disk always
+    says what the store says (``evaluate`` used to leave it stale)."""
+    store.save(record)
+    saved = {**record.to_dict(), "run_dir": stored_run_dir(record.run_dir, store.workdir)}
+    write_text(run_dir / "record.json", json.dumps(saved, indent=2) + "\n")
+
+
 def _folder_name(run_id: str) -> str:
     """A run id as a folder name: no path separators, no leading dots."""
     return re.sub(r"[^A-Za-z0-9._:-]+", "_", run_id).strip("_.") or "run"
@@ -360,8 +368,11 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         metrics: list[str] | None = None, num_samples: int | None = None,
         progress: Progress | None = None, eval_progress: EvalProgress | None = None,
         extractor: str | None = None, extractor_options: dict | None = None,
-        data_root: str | None = None, eval_every: int = 0) -> RunRecord:
+        data_root: str | None = None, eval_every: int = 0,
+        notify: Callable[[str], None] | None = None) -> RunRecord:
     """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard.
+
+    ``notify(text)`` hears what happens beside the progress (which run a resume continues).
 
     ``eval_every=N`` also scores the model every N steps during training (without the
     bootstrap intervals) and keeps the trajectory of (step, training seconds, metrics) in the
@@ -399,6 +410,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record = _find_resumable(store, model, dataset, seed, key)
         resume_from = training.load_checkpoint(own_run_dir(record, workdir) / "checkpoint.pt")
         record.status, record.message = "running", ""
+        if notify:
+            notify(f"resuming {record.run_id} from step {resume_from['step']:,} of "
+                   f"{config.steps:,}")
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         # A folder dataset's name holds its path; the id is a folder name: no separators.
@@ -414,7 +428,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     run_dir = own_run_dir(record, workdir)
     run_dir.mkdir(parents=True, exist_ok=True)
     record.updated = _now()
-    store.save(record)
+    save_record(store, record, run_dir)
 
     started = time.perf_counter()
     previous_wall = record.wall_time if resume else 0.0
@@ -438,7 +452,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                 point["message"] = str(exc)
             record.trajectory.append(point)
             record.updated = _now()
-            store.save(record)
+            save_record(store, record, run_dir)
 
         if not resume:
             record.trajectory = []
@@ -472,9 +486,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     finally:
         record.wall_time = previous_wall + time.perf_counter() - started
         record.updated = _now()
-        store.save(record)
-        saved = {**record.to_dict(), "run_dir": stored_run_dir(record.run_dir, workdir)}
-        write_text(run_dir / "record.json", json.dumps(saved, indent=2) + "\n")
+        save_record(store, record, run_dir)
         if record.status == "completed":
             # All runs: an anomaly protocol's board gathers the runs of every class.
             render(store.runs(), workdir / "leaderboards", [dataset])
@@ -681,7 +693,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     record.extractors = {**old_extractors, **record.extractors}
     record.device = str(torch_device)
     record.updated = _now()
-    store.save(record)
+    save_record(store, record, own_run_dir(record, workdir))
     if record.status == "completed":
         render(store.runs(dataset=record.dataset), Path(workdir) / "leaderboards",
                [record.dataset])

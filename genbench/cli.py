@@ -600,6 +600,7 @@ def run(
                              device=device, overrides=tuple(set_ or ()), workdir=workdir,
                              resume=resume, metrics=_split(metrics_), num_samples=num_samples,
                              progress=update, eval_progress=evaluating, extractor=extractor,
+                             notify=lambda text: console.print(escape(text), soft_wrap=True),
                              extractor_options=_extractor_options(inception_weights, iwae_k,
                                                                   bootstrap),
                              data_root=data_root, eval_every=eval_every)
