@@ -1016,9 +1016,11 @@ def leaderboard_render(
     The committed leaderboards/ come from: genbench runs import leaderboards/records
     --workdir W, then genbench leaderboard render --workdir W --out leaderboards --records.
     """
+    from genbench.atomic import output_folder
     from genbench.results.leaderboard import render, write_records
     from genbench.results.store import open_store
 
+    output_folder(out_dir)
     runs = open_store(workdir).runs()
     written = render(runs, out_dir, [dataset] if dataset else None, report=dataset is None)
     if records:
