@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from genbench.atomic import write_text
-from genbench.config import config_dict, resolve_config
+from genbench.atomic import output_folder, write_text
+from genbench.config import check_seed, config_dict, resolve_config
 from genbench.errors import DivergedError, GenbenchError
 from genbench.plugins import get_registries
 from genbench.registry import DatasetSpec, ModelSpec, load_object
@@ -377,6 +377,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     ``eval_every=N`` also scores the model every N steps during training (without the
     bootstrap intervals) and keeps the trajectory of (step, training seconds, metrics) in the
     record, ending with the final scores."""
+    check_seed(seed)
     registries = get_registries()
     model_spec = registries.models.get(model)
     dataset_spec = registries.datasets.get(dataset)
@@ -384,11 +385,11 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
     torch_device = resolve_device(device)
     workdir = prepare_workdir(workdir)
+    store = Store(workdir)  # a corrupt store is refused before anything is written
     extractor_options = {**(extractor_options or {}), "data_root": data_root,
                          "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
                               extractor_options, model_spec, eval_progress)
-    store = Store(workdir)
 
 
     from genbench import plots, training
@@ -544,10 +545,12 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
 
     from genbench import plots
 
+    check_seed(seed)
+    out = output_folder(out_dir) if out_dir else None
     store = Store(prepare_workdir(workdir))
     loaded = load_trained(target, store, device)
     model, dataset = loaded.model, loaded.dataset_spec
-    out = Path(out_dir) if out_dir else run_folder(store, loaded.ckpt["run_id"])
+    out = out or run_folder(store, loaded.ckpt["run_id"])
     gen = torch.Generator().manual_seed(seed)
     title = f"{loaded.model_spec.name} on {dataset.name}"
     written = []

@@ -558,8 +558,9 @@ def run(
         "--set", help="Override a model setting, e.g. --set lr_g=1e-4 (repeatable).")] = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     resume: Annotated[bool, typer.Option(
-        "--resume", metavar="", help="Continue the latest interrupted run with the same model, dataset, "
-                         "seed and settings from its last checkpoint.")] = False,
+        "--resume", metavar="",
+        help="Continue the latest interrupted run with the same model, dataset, "
+             "seed and settings from its last checkpoint.")] = False,
     metrics_: MetricsOpt = None,
     num_samples: NumSamplesOpt = None,
     extractor: ExtractorOpt = None,
@@ -1102,9 +1103,11 @@ def leaderboard_render(
     The committed leaderboards/ come from: genbench runs import leaderboards/records
     --workdir W, then genbench leaderboard render --workdir W --out leaderboards --records.
     """
+    from genbench.atomic import output_folder
     from genbench.results.leaderboard import render, write_records
     from genbench.results.store import open_store
 
+    output_folder(out_dir)
     runs = open_store(workdir).runs()
     out_dir = out_dir if out_dir is not None else str(Path(workdir) / "leaderboards")
     written = render(runs, out_dir, [dataset] if dataset else None, report=dataset is None)

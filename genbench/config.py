@@ -1,32 +1,123 @@
-"""Run configuration: a model's dataclass defaults, then its profile, then the user's overrides."""
+"""Run configuration: a model's dataclass defaults, then its profile, then the user's overrides,
+then the checks every config dataclass declares on its fields.
+
+A field's allowed values are declared next to it with :data:`typing.Annotated`::
+
+    steps: Annotated[int, Range(ge=1)] = 1000
+    dropout: Annotated[float, Range(ge=0, lt=1)] = 0.5
+
+and rules over several fields in the class attribute ``checks`` (a tuple of :class:`Check`).
+:func:`resolve_config` checks every field's type (``Literal`` choices included) and all of
+these for every model, builtin or third-party, before anything is trained or stored.
+Constraints are inherited: a subclass that restates a field to change its default keeps the
+base class's constraints (and may add its own); ``checks`` accumulate down the hierarchy.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from genbench.errors import GenbenchError
 
 PROFILES = ("quick", "standard")
+# What torch.manual_seed accepts and the store's INTEGER column holds: a signed 64-bit integer.
+SEED_MIN, SEED_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The interval a number must lie in: ``ge``/``gt`` below, ``le``/``lt`` above (any may be
+    left out). ``also`` lists values allowed outside it, typically ``0`` for "off" or
+    "automatic"; ``note`` says what the value means and is added to the error."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    also: tuple = ()
+    note: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        if value in self.also or (
+                (self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)):
+            return None
+        return self.describe()
+
+    def describe(self) -> str:
+        low = ("[", self.ge) if self.ge is not None else ("(", self.gt)
+        high = ("]", self.le) if self.le is not None else (")", self.lt)
+        if low[1] is not None and high[1] is not None:
+            text = f"in {low[0]}{_number(low[1])}, {_number(high[1])}{high[0]}"
+        elif low[1] is not None:
+            text = (">= " if self.ge is not None else "> ") + _number(low[1])
+        elif high[1] is not None:
+            text = ("<= " if self.le is not None else "< ") + _number(high[1])
+        else:
+            text = "any number"
+        extra = "".join(f"{_number(v)} or " for v in self.also)
+        return f"must be {extra}{text}" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class Odd:
+    """An odd number (kernel sizes that have a centre)."""
+
+    note: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        if value % 2 == 1:
+            return None
+        return "must be odd" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule over several settings: ``test`` is called with their values (in ``names``'
+    order) and returns whether they fit together; ``message`` says what is wrong if not."""
+
+    names: tuple[str, ...]
+    test: Callable[..., bool]
+    message: str
+
+
+# Annotations for the common cases: ``hidden: Count = 128``, ``lr: Rate = 1e-3``.
+Count = Annotated[int, Range(ge=1)]  # sizes, widths, counts of steps, layers, samples
+Rate = Annotated[float, Range(gt=0)]  # learning rates, step sizes, scales
+Weight = Annotated[float, Range(ge=0)]  # loss weights and other non-negative amounts
+Probability = Annotated[float, Range(ge=0, le=1)]  # probabilities and fractions
 
 
 @dataclass
 class TrainConfig:
     """Settings every model has; a model's own config dataclass subclasses this."""
 
-    steps: int = 1000
-    batch_size: int = 64
-    checkpoint_every: int = 200
-    num_samples: int = 0  # samples drawn for evaluation; 0 = as many as the reference split
+    checks: ClassVar[tuple[Check, ...]] = ()
+
+    steps: Count = 1000
+    batch_size: Count = 64
+    checkpoint_every: Count = 200  # the last step is always saved too
+    # Samples drawn for evaluation; 0 = as many as the reference split.
+    num_samples: Annotated[int, Range(ge=2, also=(0,), note="0 = as many as the reference "
+                                                              "split")] = 0
 
 
 def resolve_config(spec, profile: str, data_kind: str, steps: int | None = None,
                    overrides: list[str] | tuple[str, ...] = ()) -> Any:
-    """Build the config for one run of ``spec`` (a ModelSpec)."""
+    """Build the config for one run of ``spec`` (a ModelSpec) and check it
+    (:func:`check_config`)."""
     if profile not in PROFILES:
         raise GenbenchError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     values: dict[str, Any] = {}
@@ -37,7 +128,145 @@ def resolve_config(spec, profile: str, data_kind: str, steps: int | None = None,
         if steps < 1:
             raise GenbenchError("--steps must be at least 1")
         config = dataclasses.replace(config, steps=steps)
-    return apply_overrides(config, overrides, owner=spec.name)
+    config = apply_overrides(config, overrides, owner=spec.name)
+    given = dict(_split_override(item) for item in overrides)
+    check_config(config, spec.name, given)
+    return config
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise GenbenchError(f"{option} {seed}: seeds must be in [-2**63, 2**63 - 1] "
+                            f"([{SEED_MIN}, {SEED_MAX}]), what torch.manual_seed and the store "
+                            f"accept")
+    return seed
+
+
+def check_config(config: Any, owner: str = "", given: dict[str, str] | None = None) -> None:
+    """Raise one GenbenchError (one line) naming every setting of ``config`` that breaks its
+    declared type, constraints or checks; ``owner`` (the model) starts the message. ``given``
+    maps the settings the user passed with ``--set`` to the text they typed."""
+    given = given or {}
+
+    def show(name: str) -> str:
+        if name in given:
+            return f"--set {name}={given[name]}"
+        return f"{name}={_show_value(getattr(config, name))}"
+
+    found = config_problems(config)
+    problems = [f"{show(name)}: {problem}" for name, problem in found]
+    bad = {name for name, _ in found}
+    for check in _declared(type(config))[1]:
+        if bad & set(check.names):  # already refused: the rule may not hold on such values
+            continue
+        if not check.test(*(getattr(config, name) for name in check.names)):
+            problems.append(f"{' '.join(show(n) for n in check.names)}: {check.message}")
+    if problems:
+        raise GenbenchError(f"{owner}: {'; '.join(problems)}" if owner else "; ".join(problems))
+
+
+def config_problems(config: Any) -> list[tuple[str, str]]:
+    """(setting, what is wrong) for each field whose value breaks its type or constraints."""
+    problems = []
+    fields, _ = _declared(type(config))
+    for name, (annotation, constraints) in fields.items():
+        value = getattr(config, name)
+        problem = _problem(value, annotation)
+        if problem is None and value is not None:  # the constraints declared in base classes
+            for item in value if isinstance(value, tuple) else (value,):
+                problem = next((p for c in constraints if (p := c.problem(item))), None)
+                if problem:
+                    break
+        if problem:
+            problems.append((name, problem))
+    return problems
+
+
+@functools.cache
+def _declared(cls: type) -> tuple[dict[str, tuple[Any, tuple]], tuple[Check, ...]]:
+    """Each field's type and constraints (gathered over the class and its bases), and the
+    class's checks (its own and its bases')."""
+    hints = {klass: typing.get_type_hints(klass, include_extras=True)
+             for klass in cls.__mro__ if dataclasses.is_dataclass(klass)}
+    fields = {}
+    for f in dataclasses.fields(cls):
+        constraints = []
+        for klass_hints in hints.values():
+            for c in _constraints(klass_hints.get(f.name)):
+                if c not in constraints:
+                    constraints.append(c)
+        fields[f.name] = (hints[cls][f.name], tuple(constraints))
+    checks = tuple(c for klass in reversed(cls.__mro__) for c in vars(klass).get("checks", ()))
+    return fields, checks
+
+
+def _constraints(annotation: Any) -> list:
+    if annotation is None:
+        return []
+    if typing.get_origin(annotation) is Annotated:
+        return [m for m in annotation.__metadata__ if hasattr(m, "problem")]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [c for arg in typing.get_args(annotation) for c in _constraints(arg)]
+    return []
+
+
+def _problem(value: Any, annotation: Any) -> str | None:
+    """What is wrong with ``value`` for ``annotation``: its type, then the constraints in any
+    ``Annotated`` of it (``tuple[Annotated[int, Range(ge=1)], ...]`` checks each item)."""
+    constraints: list = []
+    if typing.get_origin(annotation) is Annotated:
+        constraints = [m for m in annotation.__metadata__ if hasattr(m, "problem")]
+        annotation = typing.get_args(annotation)[0]
+    problem = _type_problem(value, annotation)
+    if problem is None and value is not None:
+        problem = next((p for c in constraints if (p := c.problem(value))), None)
+    return problem
+
+
+def _type_problem(value: Any, annotation: Any) -> str | None:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        if value in args and type(value) in {type(a) for a in args}:
+            return None
+        return f"must be one of {', '.join(map(str, args))}"
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [_problem(value, a) for a in args if a is not type(None)]
+        return None if None in inner else inner[0]
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return "must be a tuple (comma-separated values)"
+        each = args if len(args) != 2 or args[1] is not Ellipsis else (args[0],) * len(value)
+        if len(each) != len(value):
+            return f"must have {len(each)} values"
+        return next((p for v, a in zip(value, each, strict=True)
+                     if (p := _problem(v, a))), None)
+    if annotation is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if annotation is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "must be an integer"
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        return None if math.isfinite(value) else "must be a finite number"
+    if annotation is str:
+        return None if isinstance(value, str) else "must be a string"
+    return None  # a type genbench does not know: the model's factory checks it
+
+
+def _show_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(_show_value, value))
+    return str(value)
+
+
+def _split_override(item: str) -> tuple[str, str]:
+    key, _, raw = item.partition("=")
+    return key.strip().replace("-", "_"), raw.strip()
 
 
 def apply_overrides(config: Any, overrides: list[str] | tuple[str, ...], owner: str = "") -> Any:
@@ -46,9 +275,8 @@ def apply_overrides(config: Any, overrides: list[str] | tuple[str, ...], owner: 
     fields = [f.name for f in dataclasses.fields(config)]
     changes: dict[str, Any] = {}
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
+        key, raw = _split_override(item)
+        if "=" not in item or not key:
             raise GenbenchError(f"--set expects key=value, got {item!r}")
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
@@ -56,7 +284,10 @@ def apply_overrides(config: Any, overrides: list[str] | tuple[str, ...], owner: 
             where = f" for {owner}" if owner else ""
             raise GenbenchError(f"unknown setting {key!r}{where}.{hint} "
                                 f"Settings: {', '.join(fields)}")
-        changes[key] = parse_value(key, raw.strip(), types_by_name[key])
+        try:
+            changes[key] = parse_value(key, raw, types_by_name[key])
+        except GenbenchError as exc:
+            raise GenbenchError(f"{owner}: {exc}" if owner else str(exc)) from None
     return dataclasses.replace(config, **changes)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genbench.config import check_seed
 from genbench.errors import GenbenchError
 
 # Keys a sweep file may hold, at the top and in each [[run]] table.
@@ -224,6 +225,7 @@ def parse_seeds(values: list[str] | None) -> list[int] | None:
             except ValueError:
                 raise GenbenchError(f"--seeds takes integers, e.g. --seeds 0,1,2; got "
                                     f"{part.strip()!r}") from None
+            check_seed(seeds[-1], "--seeds")
     return seeds or None
 
 
@@ -254,6 +256,8 @@ def _seeds(table: dict, where: str, default: tuple[int, ...]) -> tuple[int, ...]
     if (not isinstance(value, list) or not value
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
         raise GenbenchError(f"{where}: seeds must be a list of integers, e.g. seeds = [0, 1, 2]")
+    for seed in value:
+        check_seed(seed, f"{where}: seed")
     return tuple(dict.fromkeys(value))
 
 

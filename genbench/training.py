@@ -46,7 +46,8 @@ class _Shuffled:
     def indices(self, step: int) -> torch.Tensor:
         epoch, k = divmod(step, self.per_epoch)
         if epoch != self._epoch:
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            # Modulo 2**64: what torch does to a negative seed, and room for any 64-bit seed.
+            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2 ** 64)
             self._perm = torch.randperm(self.n, generator=gen).to(self.device)
             self._epoch = epoch
         return self._perm[k * self.batch_size:(k + 1) * self.batch_size]

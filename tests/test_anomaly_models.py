@@ -100,7 +100,7 @@ def test_specs_declare_what_the_models_have(model):
     (("anogan", "search_lambda=2"), "search_lambda"),
     (("anogan", "search_batch=0"), "search_batch"),
     (("anogan", "search_steps=-1"), "search_steps"),
-    (("ganomaly", "w_con=-1"), "loss weights"),
+    (("ganomaly", "w_con=-1"), "ganomaly: --set w_con=-1: must be >= 0"),
 ])
 def test_bad_settings_are_refused(setting, message):
     model, override = setting

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import fields
 from pathlib import Path
 
@@ -57,20 +58,45 @@ class Store:
         self.path = self.workdir / STORE_NAME
         try:
             with closing(self._connect()) as conn, conn:
+                # Before anything is written: a damaged page must not be built upon.
+                verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if verdict != "ok":
+                    raise sqlite3.DatabaseError(verdict)
                 conn.executescript(SCHEMA)
                 for table, columns in _ADDED_COLUMNS.items():
                     have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                     for name, decl in columns.items():
                         if name not in have:
                             _add_column(conn, table, name, decl)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
             raise GenbenchError(f"{self.path} is not a usable genbench store ({exc}); move it "
                                 f"aside or choose another --workdir") from None
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+
+    def _corrupt(self, exc: sqlite3.DatabaseError) -> GenbenchError:
+        # quick_check reports on several lines ("*** in database main ***\nPage 2: ...").
+        detail = " ".join(str(exc).replace("*** in database main ***", "").split())
+        return GenbenchError(f"the store {self.path} is corrupt ({detail}), not a usable genbench "
+                             f"store; it was left untouched: move it aside (or restore a copy) "
+                             f"or choose another --workdir")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30)
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    @contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose corruption errors (a page damaged after the store was opened)
+        become one-line errors; "locked" and other operational errors pass through."""
+        try:
+            with closing(self._connect()) as conn:
+                yield conn
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
 
     def save(self, record: RunRecord) -> None:
         """Insert or replace a run and its metrics in one transaction."""
@@ -80,7 +106,7 @@ class Store:
             row[c] = json.dumps(row[c], sort_keys=True)
         cols = ", ".join(_RUN_COLUMNS)
         marks = ", ".join(f":{c}" for c in _RUN_COLUMNS)
-        with closing(self._connect()) as conn, conn:
+        with self._open() as conn, conn:
             conn.execute(f"INSERT OR REPLACE INTO runs ({cols}) VALUES ({marks})", row)
             conn.execute("DELETE FROM metrics WHERE run_id = ?", (record.run_id,))
             conn.executemany(
@@ -98,7 +124,7 @@ class Store:
         return records[0]
 
     def query(self, where: str = "1", params: tuple = ()) -> list[RunRecord]:
-        with closing(self._connect()) as conn:
+        with self._open() as conn:
             conn.row_factory = sqlite3.Row
             conn.execute("BEGIN")  # one snapshot for both reads: no save lands in between
             rows = conn.execute(f"SELECT * FROM runs WHERE {where} ORDER BY created",

@@ -14,12 +14,12 @@ upsampled), where the papers used 64x64 images (AnoGAN, f-AnoGAN) or 32x32 (GANo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from genbench_gans import DcganConfig, Norm, WganGpConfig
+from genbench_gans import AdamBeta, DcganConfig, ImageSize, Norm, WganGpConfig
 
 from genbench import hookimpl
-from genbench.config import TrainConfig
+from genbench.config import Count, Probability, Range, Rate, TrainConfig, Weight
 from genbench.registry import ModelSpec
 
 
@@ -27,10 +27,12 @@ from genbench.registry import ModelSpec
 class AnoganConfig(DcganConfig):
     """DCGAN's settings for training, then the latent search that scores each test image."""
 
-    search_steps: int = 500  # Gamma, backpropagation steps on z per image (the paper's 500)
-    search_lr: float = 0.01  # Adam on z; the paper does not name its optimizer
-    search_lambda: float = 0.1  # lambda, the discrimination loss's weight
-    search_batch: int = 10000  # test images searched at once (all of MNIST's test split)
+    # Gamma, backpropagation steps on z per image (the paper's 500).
+    search_steps: Annotated[int, Range(ge=0)] = 500
+    search_lr: Rate = 0.01  # Adam on z; the paper does not name its optimizer
+    # lambda, the discrimination loss's weight against the residual's (1 - lambda).
+    search_lambda: Probability = 0.1
+    search_batch: Count = 10000  # test images searched at once (all of MNIST's test split)
 
 
 @dataclass
@@ -40,10 +42,11 @@ class FanoganConfig(WganGpConfig):
 
     latent_dim: int = 128
     d_norm: Norm = "layer"
-    encoder_fraction: float = 0.3  # share of the steps that train the encoder, at the end
-    kappa: float = 1.0  # weight of the feature residual in the izi_f loss and the score
+    # Share of the steps that train the encoder, at the end.
+    encoder_fraction: Annotated[float, Range(ge=0, lt=1)] = 0.3
+    kappa: Weight = 1.0  # weight of the feature residual in the izi_f loss and the score
     e_optimizer: Literal["adam", "rmsprop"] = "rmsprop"
-    lr_e: float = 5e-5
+    lr_e: Rate = 5e-5
 
 
 @dataclass
@@ -51,19 +54,19 @@ class GanomalyConfig(TrainConfig):
     """The published settings: 100-dimensional latent, DCGAN widths 64, Adam 2e-4 with betas
     (0.5, 0.999), loss weights w_adv = 1, w_con = 50, w_enc = 1, batch 64."""
 
-    image_size: int = 32  # 32 or 64; smaller datasets are upsampled
-    latent_dim: int = 100
-    ngf: int = 64
-    ndf: int = 64
+    image_size: ImageSize = 32  # 32 or 64 (the nets check it); smaller datasets are upsampled
+    latent_dim: Count = 100
+    ngf: Count = 64
+    ndf: Count = 64
     g_norm: Norm = "batch"  # in both encoders and the decoder (never on a first layer)
     d_norm: Norm = "batch"
     d_activation: Literal["leaky_relu", "relu"] = "leaky_relu"  # in D and both encoders
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    w_adv: float = 1.0
-    w_con: float = 50.0
-    w_enc: float = 1.0
+    lr: Rate = 2e-4
+    beta1: AdamBeta = 0.5
+    beta2: AdamBeta = 0.999
+    w_adv: Weight = 1.0
+    w_con: Weight = 50.0
+    w_enc: Weight = 1.0
 
 
 # Quick: under a minute per run of digits-oneclass on one CPU thread (the leaderboard runs 10

@@ -19,7 +19,6 @@ from __future__ import annotations
 import torch
 from genbench_gans.models import build_dcgan
 
-from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
 from genbench_anomaly.residuals import SamplesFromItsGAN, anogan_loss, frozen
 
@@ -93,14 +92,4 @@ class AnoGAN(SamplesFromItsGAN, GenerativeModel):
 
 
 def build_anogan(config, data: DataInfo) -> AnoGAN:
-    if config.search_steps < 0:
-        raise GenbenchError(f"anogan: search_steps must be >= 0, got {config.search_steps}")
-    if config.search_batch < 1:
-        raise GenbenchError(f"anogan: search_batch must be at least 1, got "
-                            f"{config.search_batch}")
-    if not 0 <= config.search_lambda <= 1:
-        raise GenbenchError(f"anogan: search_lambda weighs the discrimination loss against "
-                            f"the residual, in [0, 1], got {config.search_lambda}")
-    if config.search_lr <= 0:
-        raise GenbenchError("anogan: search_lr must be positive")
     return AnoGAN(config, build_dcgan(config, data))

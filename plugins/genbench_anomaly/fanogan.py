@@ -27,7 +27,6 @@ from genbench_gans.core import make_optimizer
 from genbench_gans.models import build_wgan_gp
 from genbench_gans.nets import init_normal
 
-from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
 from genbench_anomaly.residuals import SamplesFromItsGAN, frozen, in_chunks, izif_loss
 
@@ -103,13 +102,6 @@ class FAnoGAN(SamplesFromItsGAN, GenerativeModel):
 
 
 def build_fanogan(config, data: DataInfo) -> FAnoGAN:
-    if not 0 <= config.encoder_fraction < 1:
-        raise GenbenchError(f"f-anogan: encoder_fraction is the share of the steps that train "
-                            f"the encoder, in [0, 1), got {config.encoder_fraction}")
-    if config.kappa < 0:
-        raise GenbenchError(f"f-anogan: kappa must be >= 0, got {config.kappa}")
-    if config.lr_e <= 0:
-        raise GenbenchError("f-anogan: lr_e must be positive")
     gan = build_wgan_gp(config, data)
     encoder = Encoder(config, data.shape[0], data.shape[1])
     init_normal(encoder)

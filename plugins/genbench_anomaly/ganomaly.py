@@ -114,6 +114,4 @@ def build_ganomaly(config, data: DataInfo) -> GANomaly:
     if data.kind != "images" or len(data.shape) != 3 or data.shape[1] != data.shape[2]:
         raise GenbenchError(f"ganomaly: takes square (C, H, W) images, got {data.kind} of "
                             f"shape {tuple(data.shape)}")
-    if min(config.w_adv, config.w_con, config.w_enc) < 0:
-        raise GenbenchError("ganomaly: the loss weights w_adv, w_con and w_enc must be >= 0")
     return GANomaly(config, data.shape[0], data.shape[1])

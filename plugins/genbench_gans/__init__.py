@@ -10,13 +10,16 @@ training step, tricks, EMA and sampling), ``models`` (each variant's factory, a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from genbench import hookimpl
-from genbench.config import TrainConfig
+from genbench.config import Check, Count, Probability, Range, Rate, TrainConfig, Weight
 from genbench.registry import ModelSpec
 
 Norm = Literal["batch", "instance", "layer", "none"]
+AdamBeta = Annotated[float, Range(ge=0, lt=1)]
+Dropout = Annotated[float, Range(ge=0, lt=1)]
+ImageSize = Annotated[int, Range(ge=0, note="0 = the dataset's native size")]
 
 
 @dataclass
@@ -25,15 +28,18 @@ class AdversarialConfig(TrainConfig):
     config overrides them with its paper's. The tricks are off by default; see
     :mod:`genbench_gans.core` for what each does and which objectives it applies to."""
 
-    latent_dim: int = 100
+    checks = (Check(("label_smoothing", "noisy_labels"), lambda s, n: not (s and n),
+                    "both set the real targets; choose one"),)
+
+    latent_dim: Count = 100
     latent: Literal["gaussian", "uniform"] = "gaussian"  # uniform: U[-1, 1]
     g_optimizer: Literal["adam", "rmsprop"] = "adam"
     d_optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"  # sgd: momentum 0.9
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5  # Adam's betas
-    beta2: float = 0.999
-    n_critic: int = 1  # D updates per G update (each on a fresh real batch)
+    lr_g: Rate = 2e-4
+    lr_d: Rate = 2e-4
+    beta1: AdamBeta = 0.5  # Adam's betas
+    beta2: AdamBeta = 0.999
+    n_critic: Count = 1  # D updates per G update (each on a fresh real batch)
     # Goodfellow et al. recommend the non-saturating generator loss; "minimax" is the original.
     # Cross-entropy objective only.
     g_loss: Literal["non_saturating", "minimax"] = "non_saturating"
@@ -42,44 +48,48 @@ class AdversarialConfig(TrainConfig):
     d_activation: Literal["leaky_relu", "relu"] = "leaky_relu"
     spectral_norm: bool = False  # on every D layer
     # Target tricks (cross-entropy and least-squares objectives only):
-    label_smoothing: float = 0.0  # one-sided: the real target, e.g. 0.9; 0 = off
+    # One-sided: the real target, e.g. 0.9; 0 = off.
+    label_smoothing: Annotated[float, Range(ge=0.5, lt=1, also=(0,), note="the real examples' "
+                                            "target, e.g. 0.9; 0 = off")] = 0.0
     noisy_labels: bool = False  # real targets ~ U(0.7, 1.2), fake ~ U(0.0, 0.3)
-    label_flip: float = 0.0  # probability of swapping a real/fake target pair in a D step
-    instance_noise: float = 0.0  # std of noise on D's inputs, annealed linearly to 0
-    ema: float = 0.0  # decay of an EMA of G's weights used for sampling; 0 = off
+    label_flip: Probability = 0.0  # probability of swapping a real/fake target pair in a D step
+    instance_noise: Weight = 0.0  # std of noise on D's inputs, annealed linearly to 0
+    # Decay of an EMA of G's weights used for sampling; 0 = off.
+    ema: Annotated[float, Range(ge=0, lt=1, note="a decay, e.g. 0.999; 0 = off")] = 0.0
 
 
 @dataclass
 class GanConfig(AdversarialConfig):
-    hidden: int = 512
-    depth: int = 2  # hidden layers in each of G and D
-    dropout: float = 0.3  # in D, as in the paper's maxout/dropout discriminator
+    hidden: Count = 512
+    depth: Count = 2  # hidden layers in each of G and D
+    dropout: Dropout = 0.3  # in D, as in the paper's maxout/dropout discriminator
     # BatchNorm in G's hidden layers: not in the 2014 paper, but what keeps the MLP generator
     # from collapsing onto one image in practice (as in the common reference implementations).
     g_norm: Norm = "batch"
     d_norm: Norm = "none"
-    image_size: int = 0  # 0 = the dataset's native size
+    image_size: ImageSize = 0  # 0 = the dataset's native size
 
 
 @dataclass
 class DcganConfig(AdversarialConfig):
-    image_size: int = 32  # 32 or 64; smaller datasets are upsampled
-    ngf: int = 64
-    ndf: int = 64
+    # 32 or 64 (the nets check it); smaller datasets are upsampled; 0 = the dataset's size.
+    image_size: ImageSize = 32
+    ngf: Count = 64
+    ndf: Count = 64
 
 
 @dataclass
 class FamilyConfig(DcganConfig):
     """For the variants that take points (MLP nets) and images (DCGAN-style nets)."""
 
-    hidden: int = 512  # MLP nets, for points
-    depth: int = 3
-    dropout: float = 0.0  # in the MLP D
+    hidden: Count = 512  # MLP nets, for points
+    depth: Count = 3
+    dropout: Dropout = 0.0  # in the MLP D
 
 
 @dataclass
 class WganConfig(FamilyConfig):
-    clip: float = 0.01  # critic weights are clamped to [-clip, clip]
+    clip: Rate = 0.01  # critic weights are clamped to [-clip, clip]
     g_optimizer: Literal["adam", "rmsprop"] = "rmsprop"
     d_optimizer: Literal["adam", "rmsprop", "sgd"] = "rmsprop"
     lr_g: float = 5e-5
@@ -89,7 +99,11 @@ class WganConfig(FamilyConfig):
 
 @dataclass
 class WganGpConfig(FamilyConfig):
-    gp_weight: float = 10.0  # lambda
+    checks = (Check(("d_norm",), lambda norm: norm != "batch",
+                    "the gradient penalty is per example and BatchNorm mixes examples; use "
+                    "d_norm=none, layer or instance"),)
+
+    gp_weight: Weight = 10.0  # lambda
     lr_g: float = 1e-4
     lr_d: float = 1e-4
     beta1: float = 0.0
@@ -144,7 +158,7 @@ class CganConfig(DcganConfig):
 
 @dataclass
 class AcganConfig(DcganConfig):
-    aux_weight: float = 1.0  # weight of the class log-likelihood in D's and G's losses
+    aux_weight: Weight = 1.0  # weight of the class log-likelihood in D's and G's losses
 
 
 @dataclass
@@ -152,9 +166,9 @@ class InfoganConfig(DcganConfig):
     # The paper's MNIST setting: 62 noise variables, one 10-way code, two continuous codes,
     # lambda 1, Adam 2e-4 for D and 1e-3 for G.
     latent_dim: int = 62  # noise variables
-    categorical: int = 10  # values of the categorical code
-    continuous: int = 2  # continuous codes, U(-1, 1)
-    info_weight: float = 1.0  # lambda
+    categorical: Annotated[int, Range(ge=2)] = 10  # values of the categorical code
+    continuous: Annotated[int, Range(ge=0)] = 2  # continuous codes, U(-1, 1)
+    info_weight: Weight = 1.0  # lambda
     lr_g: float = 1e-3
 
 
@@ -167,8 +181,9 @@ class BiganConfig(DcganConfig):
 
 @dataclass
 class SganConfig(DcganConfig):
-    labelled_per_class: int = 10  # labels kept per class (see genbench_gans.conditional)
-    supervised_weight: float = 1.0  # weight of the labelled examples' K-way cross-entropy
+    # Labels kept per class (see genbench_gans.conditional); 0 = none.
+    labelled_per_class: Annotated[int, Range(ge=0)] = 10
+    supervised_weight: Weight = 1.0  # weight of the labelled examples' K-way cross-entropy
 
 
 IMAGE_PROFILES = {"quick": dict(IMAGES_QUICK), "standard": dict(IMAGES_STANDARD)}

@@ -142,8 +142,6 @@ class AuxiliaryClassifierGAN(ConditionalGAN):
 def build_acgan(config, data: DataInfo) -> AuxiliaryClassifierGAN:
     k = _need_labels("acgan", data)
     shape = _image_shape("acgan", data)
-    if config.aux_weight < 0:
-        raise GenbenchError("acgan: aux_weight must be >= 0")
     g = _generator(config, data, num_classes=k)
     d = _discriminator(config, data)  # no label input: the classifier head predicts it
     d.classifier = nn.Linear(_feature_size(d, shape), k)
@@ -229,10 +227,6 @@ class InfoGAN(AdversarialModel):
 
 def build_infogan(config, data: DataInfo) -> InfoGAN:
     shape = _image_shape("infogan", data)
-    if config.categorical < 2:
-        raise GenbenchError("infogan: categorical must be at least 2 (values of the code)")
-    if config.continuous < 0 or config.info_weight < 0:
-        raise GenbenchError("infogan: continuous and info_weight must be >= 0")
     g = _generator(config, data,
                    latent_dim=config.latent_dim + config.categorical + config.continuous)
     d = _discriminator(config, data)
@@ -488,8 +482,6 @@ class SemiSupervisedGAN(AdversarialModel):
 def build_sgan(config, data: DataInfo) -> SemiSupervisedGAN:
     k = _need_labels("sgan", data)
     channels, size, _ = shape = _image_shape("sgan", data)
-    if config.labelled_per_class < 0 or config.supervised_weight < 0:
-        raise GenbenchError("sgan: labelled_per_class and supervised_weight must be >= 0")
     g = _generator(config, data)
     d = ClassifierDiscriminator(config, channels, size, k)
     init_normal(d)

@@ -42,18 +42,11 @@ def build_dcgan(config, data: DataInfo) -> AdversarialModel:
 
 def build_wgan(config, data: DataInfo) -> AdversarialModel:
     """Arjovsky et al. 2017: Wasserstein critic kept Lipschitz by weight clipping."""
-    if config.clip <= 0:
-        raise GenbenchError("wgan: clip must be positive (the critic's weight bound)")
     return _build("wgan", config, data, Wasserstein(), clip=config.clip)
 
 
 def build_wgan_gp(config, data: DataInfo) -> AdversarialModel:
     """Gulrajani et al. 2017: Wasserstein critic with a gradient penalty instead of clipping."""
-    if config.d_norm == "batch":
-        raise GenbenchError("wgan-gp: the gradient penalty is per example and BatchNorm mixes "
-                            "examples; use --set d_norm=none, layer or instance")
-    if config.gp_weight < 0:
-        raise GenbenchError("wgan-gp: gp_weight must be >= 0")
     return _build("wgan-gp", config, data, Wasserstein(), gp_weight=config.gp_weight)
 
 

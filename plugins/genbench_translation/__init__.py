@@ -12,11 +12,14 @@ and offer ``translate(x, direction)`` (capability "translate"); they do not samp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from genbench import hookimpl
-from genbench.config import TrainConfig
+from genbench.config import Count, Probability, Range, Rate, TrainConfig, Weight
 from genbench.registry import ModelSpec
+
+AdamBeta = Annotated[float, Range(ge=0, lt=1)]
+Automatic = Annotated[int, Range(ge=0, note="0 = automatic")]
 
 
 @dataclass
@@ -26,30 +29,31 @@ class TranslationConfig(TrainConfig):
     steps: int = 80000  # 200 epochs of the 400 facades pairs at batch size 1
     batch_size: int = 1  # both papers' usual batch size
     checkpoint_every: int = 5000
-    image_size: int = 0  # images are resized to this size; 0 = the dataset's own size
+    # Images are resized to this size; 0 = the dataset's own size.
+    image_size: Annotated[int, Range(ge=0, note="0 = the dataset's own size")] = 0
     generator: Literal["unet", "resnet"] = "unet"
-    ngf: int = 64  # generator width (C64 of the first layer)
-    ndf: int = 64  # discriminator width
+    ngf: Count = 64  # generator width (C64 of the first layer)
+    ndf: Count = 64  # discriminator width
     # BatchNorm uses its running statistics in eval mode (translations do not depend on the
     # batch); "instance" is CycleGAN's InstanceNorm.
     norm: Literal["batch", "instance"] = "batch"
     # U-Net: in the first three decoder blocks; ResNet generator: inside each residual block.
-    dropout: float = 0.5
-    res_blocks: int = 0  # ResNet generator: 0 = the paper's 6 up to 128x128, 9 from 256x256
+    dropout: Annotated[float, Range(ge=0, lt=1)] = 0.5
+    res_blocks: Automatic = 0  # ResNet generator: 0 = the paper's 6 up to 128x128, 9 from 256x256
     # Stride-2 layers of the PatchGAN; 0 = 3 (70x70 patches) from 128px, 2 at 64px (34x34
     # patches), 1 at 32px (16x16 patches): see genbench_translation.nets.
-    d_layers: int = 0
-    lr: float = 2e-4  # Adam, both G and D
-    beta1: float = 0.5
-    beta2: float = 0.999
+    d_layers: Automatic = 0
+    lr: Rate = 2e-4  # Adam, both G and D
+    beta1: AdamBeta = 0.5
+    beta2: AdamBeta = 0.999
     # The learning rate is constant until this fraction of the steps, then linear to 0 at the
     # last step; 1 = constant throughout.
-    decay_from: float = 1.0
+    decay_from: Probability = 1.0
 
 
 @dataclass
 class Pix2pixConfig(TranslationConfig):
-    lambda_l1: float = 100.0  # weight of |G(a) - b|_1 beside the cGAN loss
+    lambda_l1: Weight = 100.0  # weight of |G(a) - b|_1 beside the cGAN loss
 
 
 @dataclass
@@ -58,11 +62,12 @@ class CycleganConfig(TranslationConfig):
     generator: Literal["unet", "resnet"] = "resnet"
     norm: Literal["batch", "instance"] = "instance"
     dropout: float = 0.0
-    lambda_cycle: float = 10.0  # weight of the cycle-consistency L1 losses
+    lambda_cycle: Weight = 10.0  # weight of the cycle-consistency L1 losses
     # Weight of the identity losses |G(b) - b| + |F(a) - a| as a fraction of lambda_cycle (the
     # paper's 0.5 * lambda); only when both domains have the same channel count, else off.
-    lambda_identity: float = 0.5
-    pool_size: int = 50  # generated images kept for the discriminators; 0 = no history
+    lambda_identity: Weight = 0.5
+    # Generated images kept for the discriminators; 0 = no history.
+    pool_size: Annotated[int, Range(ge=0)] = 50
     decay_from: float = 0.5  # the paper: 100 epochs at 2e-4, then 100 decaying linearly to 0
 
 

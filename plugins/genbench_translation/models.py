@@ -306,26 +306,6 @@ def _shapes(name: str, data: DataInfo, accepts: tuple[str, ...]):
     return tuple(data.shape), tuple(data.target_shape)
 
 
-def _check_config(name: str, config) -> None:
-    problems = []
-    if config.ngf < 1 or config.ndf < 1:
-        problems.append("ngf and ndf must be >= 1")
-    if config.res_blocks < 0 or config.d_layers < 0:
-        problems.append("res_blocks and d_layers must be >= 0 (0 = automatic)")
-    if not 0 <= config.dropout < 1:
-        problems.append(f"dropout is a probability in [0, 1), got {config.dropout}")
-    if config.lr <= 0:
-        problems.append("lr must be positive")
-    if not 0 <= config.decay_from <= 1:
-        problems.append(f"decay_from is a fraction of the steps in [0, 1], got "
-                        f"{config.decay_from}")
-    for key in ("lambda_l1", "lambda_cycle", "lambda_identity", "pool_size"):
-        if getattr(config, key, 0) < 0:
-            problems.append(f"{key} must be >= 0")
-    if problems:
-        raise GenbenchError(f"{name}: {'; '.join(problems)}")
-
-
 def build_generator(config, in_channels: int, out_channels: int, size: int) -> nn.Module:
     if config.generator == "unet":
         net = UNetGenerator(in_channels, out_channels, size, config.ngf, config.norm,
@@ -345,7 +325,6 @@ def build_discriminator(config, in_channels: int, size: int) -> nn.Module:
 
 def build_pix2pix(config, data_info: DataInfo) -> Pix2Pix:
     shape_a, shape_b = _shapes("pix2pix", data_info, ("paired",))
-    _check_config("pix2pix", config)
     size = shape_a[-1]
     g = build_generator(config, shape_a[0], shape_b[0], size)
     d = build_discriminator(config, shape_a[0] + shape_b[0], size)
@@ -354,7 +333,6 @@ def build_pix2pix(config, data_info: DataInfo) -> Pix2Pix:
 
 def build_cyclegan(config, data_info: DataInfo) -> CycleGAN:
     shape_a, shape_b = _shapes("cyclegan", data_info, ("paired", "unpaired"))
-    _check_config("cyclegan", config)
     size = shape_a[-1]
     g_ab = build_generator(config, shape_a[0], shape_b[0], size)
     g_ba = build_generator(config, shape_b[0], shape_a[0], size)

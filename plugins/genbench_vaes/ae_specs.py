@@ -11,9 +11,9 @@ own dimension), the standard image profile 32.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from genbench.config import TrainConfig
+from genbench.config import Count, Probability, Range, Rate, TrainConfig, Weight
 from genbench.registry import ModelSpec
 
 
@@ -21,11 +21,11 @@ from genbench.registry import ModelSpec
 class AutoencoderConfig(TrainConfig):
     """Settings every model here takes."""
 
-    lr: float = 1e-3  # Adam
-    latent_dim: int = 16
-    width: int = 32  # MLP hidden units (points) / channels of the first conv layer (images)
-    depth: int = 2  # MLP hidden layers (points only)
-    image_size: int = 0  # 0 = the dataset's native size
+    lr: Rate = 1e-3  # Adam
+    latent_dim: Count = 16
+    width: Count = 32  # MLP hidden units (points) / channels of the first conv layer (images)
+    depth: Annotated[int, Range(ge=0)] = 2  # MLP hidden layers (points only)
+    image_size: Annotated[int, Range(ge=0, note="0 = the dataset's native size")] = 0
     batch_size: int = 100
     checkpoint_every: int = 1000
 
@@ -34,24 +34,24 @@ class AutoencoderConfig(TrainConfig):
 class AeConfig(AutoencoderConfig):
     # Sampling fits a Gaussian to the codes: bias-corrected exponential moving averages of the
     # codes' first and second moments, updated every training step with this decay.
-    code_decay: float = 0.99
+    code_decay: Annotated[float, Range(ge=0, lt=1)] = 0.99
 
 
 @dataclass
 class DaeConfig(AeConfig):
     noise: Literal["gaussian", "mask"] = "gaussian"
-    noise_std: float = 0.3  # "gaussian": x + noise_std * N(0, I)
-    mask_prob: float = 0.25  # "mask": each value is set to 0 (images: -1, black) this often
+    noise_std: Weight = 0.3  # "gaussian": x + noise_std * N(0, I)
+    mask_prob: Probability = 0.25  # "mask": each value is set to 0 (images: -1, black) this often
 
 
 @dataclass
 class VaeConfig(AutoencoderConfig):
-    beta: float = 1.0  # weight of the KL term; 1 = the ELBO
+    beta: Weight = 1.0  # weight of the KL term; 1 = the ELBO
     decoder: Literal["gaussian", "bernoulli"] = "gaussian"
     # Gaussian decoder only: train on uniformly dequantised images, so the density is that of
     # 8-bit data (genbench.likelihood); points are always used as they are.
     dequantize: bool = True
-    min_scale: float = 1e-3  # lower bound on the Gaussian decoder's learned per-value std
+    min_scale: Rate = 1e-3  # lower bound on the Gaussian decoder's learned per-value std
 
 
 @dataclass
@@ -63,7 +63,7 @@ class BetaVaeConfig(VaeConfig):
 class CvaeConfig(VaeConfig):
     # log p(x) sums a bound over every class, K times a VAE's cost; with more classes than
     # this (stacked-digits: 1000) the model reports no likelihood rather than take that long.
-    likelihood_max_classes: int = 100
+    likelihood_max_classes: Annotated[int, Range(ge=0)] = 100
 
 
 AE_CAPABILITIES = ("sample", "latent", "encode", "reconstruct")

@@ -5,10 +5,13 @@ networks live in :mod:`genbench_vaes.pixelcnn` and :mod:`genbench_vaes.vqvae`.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from genbench.config import TrainConfig
+from genbench.config import Count, Odd, Probability, Range, Rate, TrainConfig, Weight
 from genbench.registry import ModelSpec
+
+ImageSize = Annotated[int, Range(ge=0, note="0 = the dataset's native size")]
+Kernel = Annotated[int, Range(ge=1), Odd()]
 
 
 @dataclass
@@ -16,14 +19,15 @@ class PixelCnnConfig(TrainConfig):
     """A gated PixelCNN in the spirit of the paper's CIFAR-10 model (a 7x7 masked-A first layer,
     then 3x3 gated layers, two 1x1 output layers and a 256-way softmax), narrower; Adam."""
 
-    image_size: int = 0  # 0 = the dataset's native size
-    hidden: int = 128  # feature maps in each stack
-    layers: int = 15  # gated layers, the first masked "A"
-    first_kernel: int = 7
-    kernel: int = 3
-    out_hidden: int = 512  # width of the 1x1 output layers before the softmax
-    embedding: int = 0  # 0: feed each value as its bin centre; > 0: a learnt embedding
-    lr: float = 1e-3
+    image_size: ImageSize = 0  # 0 = the dataset's native size
+    hidden: Count = 128  # feature maps in each stack
+    layers: Count = 15  # gated layers, the first masked "A"
+    first_kernel: Kernel = 7
+    kernel: Kernel = 3
+    out_hidden: Count = 512  # width of the 1x1 output layers before the softmax
+    # 0: feed each value as its bin centre; > 0: a learnt embedding.
+    embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 0
+    lr: Rate = 1e-3
 
 
 @dataclass
@@ -32,26 +36,27 @@ class VqVaeConfig(TrainConfig):
     256 hidden units, K = 512 codes, beta 0.25, Adam 2e-4); the code dimension D = 64 and the
     prior's size are our choices. See :mod:`genbench_vaes.vqvae`."""
 
-    image_size: int = 0  # 0 = the dataset's native size
-    hidden: int = 256
-    res_blocks: int = 2
-    downsample: int = 2  # stride-2 convolutions: the code grid is H/2^d x W/2^d
-    codebook_size: int = 512  # K
-    code_dim: int = 64  # D
+    image_size: ImageSize = 0  # 0 = the dataset's native size
+    hidden: Count = 256
+    res_blocks: Annotated[int, Range(ge=0)] = 2
+    # Stride-2 convolutions: the code grid is H/2^d x W/2^d.
+    downsample: Annotated[int, Range(ge=0)] = 2
+    codebook_size: Annotated[int, Range(ge=2)] = 512  # K
+    code_dim: Count = 64  # D
     codebook: Literal["loss", "ema"] = "loss"  # codebook loss, or EMA updates (appendix A.1)
-    beta: float = 0.25  # commitment weight
-    ema_decay: float = 0.99
-    ema_epsilon: float = 1e-5  # Laplace smoothing of the EMA counts
-    lr: float = 2e-4
+    beta: Weight = 0.25  # commitment weight
+    ema_decay: Annotated[float, Range(gt=0, lt=1)] = 0.99
+    ema_epsilon: Rate = 1e-5  # Laplace smoothing of the EMA counts
+    lr: Rate = 2e-4
     # The last round(prior_fraction * steps) steps train the prior on the frozen encoder's codes.
-    prior_fraction: float = 0.5
-    prior_hidden: int = 128
-    prior_layers: int = 10
-    prior_first_kernel: int = 7
-    prior_kernel: int = 3
-    prior_out_hidden: int = 512
-    prior_embedding: int = 64  # learnt embedding of each code index
-    prior_lr: float = 1e-3
+    prior_fraction: Probability = 0.5
+    prior_hidden: Count = 128
+    prior_layers: Count = 10
+    prior_first_kernel: Kernel = 7
+    prior_kernel: Kernel = 3
+    prior_out_hidden: Count = 512
+    prior_embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 64  # learnt
+    prior_lr: Rate = 1e-3
     steps: int = 20000
     batch_size: int = 128
 

@@ -440,7 +440,7 @@ class ConditionalVAE(VAE):
 
 # -- factories -------------------------------------------------------------------------------
 
-def _check(name: str, config, data: DataInfo) -> None:
+def _check(name: str, data: DataInfo) -> None:
     if data.kind == "images":
         if len(data.shape) != 3 or data.shape[1] != data.shape[2]:
             raise GenbenchError(f"{name}: takes square (C, H, W) images, got shape "
@@ -452,50 +452,30 @@ def _check(name: str, config, data: DataInfo) -> None:
             raise GenbenchError(f"{name}: takes (D,) points, got shape {tuple(data.shape)}")
     else:
         raise GenbenchError(f"{name}: cannot take {data.kind} data")
-    if config.latent_dim < 1 or config.width < 1 or config.depth < 0:
-        raise GenbenchError(f"{name}: latent_dim and width must be >= 1, depth >= 0")
-    if config.lr < 0:
-        raise GenbenchError(f"{name}: lr must be >= 0")
-
-
-def _check_ae(name: str, config, data: DataInfo) -> None:
-    _check(name, config, data)
-    if not 0 <= config.code_decay < 1:
-        raise GenbenchError(f"{name}: code_decay must be in [0, 1)")
-
-
-def _check_vae(name: str, config, data: DataInfo) -> None:
-    _check(name, config, data)
-    if config.beta < 0:
-        raise GenbenchError(f"{name}: beta must be >= 0")
-    if config.min_scale <= 0:
-        raise GenbenchError(f"{name}: min_scale must be positive")
 
 
 def build_ae(config, data: DataInfo) -> Autoencoder:
-    _check_ae("ae", config, data)
+    _check("ae", data)
     return Autoencoder(config, data, "ae")
 
 
 def build_dae(config, data: DataInfo) -> DenoisingAutoencoder:
-    _check_ae("dae", config, data)
-    if config.noise_std < 0 or not 0 <= config.mask_prob <= 1:
-        raise GenbenchError("dae: noise_std must be >= 0 and mask_prob in [0, 1]")
+    _check("dae", data)
     return DenoisingAutoencoder(config, data, "dae")
 
 
 def build_vae(config, data: DataInfo) -> VAE:
-    _check_vae("vae", config, data)
+    _check("vae", data)
     return VAE(config, data, "vae")
 
 
 def build_beta_vae(config, data: DataInfo) -> VAE:
-    _check_vae("beta-vae", config, data)
+    _check("beta-vae", data)
     return VAE(config, data, "beta-vae")
 
 
 def build_cvae(config, data: DataInfo) -> ConditionalVAE:
-    _check_vae("cvae", config, data)
+    _check("cvae", data)
     if data.num_classes <= 0:
         raise GenbenchError("cvae: needs class labels, but this dataset has none "
                             "(num_classes=0); use a labelled dataset such as digits")

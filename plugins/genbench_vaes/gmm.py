@@ -121,6 +121,4 @@ class GaussianMixtureModel(GenerativeModel):
 
 
 def build_gmm(config, data: DataInfo) -> GaussianMixtureModel:
-    if config.components < 1:
-        raise GenbenchError("gmm: components must be at least 1")
     return GaussianMixtureModel(config, data)

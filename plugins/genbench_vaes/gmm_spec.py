@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from genbench.config import TrainConfig
+from genbench.config import Count, Range, TrainConfig, Weight
 from genbench.registry import ModelSpec
 
 
@@ -18,11 +18,11 @@ class GmmConfig(TrainConfig):
     steps: int = 1
     batch_size: int = 1_000_000  # the whole training split
     checkpoint_every: int = 1
-    components: int = 10
+    components: Count = 10
     covariance: Literal["full", "diag", "tied", "spherical"] = "full"
-    reg_covar: float = 1e-6  # added to the covariance diagonals
-    max_iter: int = 200  # EM iterations per step
-    tol: float = 1e-3
+    reg_covar: Weight = 1e-6  # added to the covariance diagonals
+    max_iter: Count = 200  # EM iterations per step
+    tol: Annotated[float, Range(ge=0)] = 1e-3
     init: Literal["kmeans", "k-means++", "random", "random_from_data"] = "kmeans"
     # Images are fitted on uniformly dequantised 8-bit values (genbench.likelihood), the data
     # its likelihood is reported on.

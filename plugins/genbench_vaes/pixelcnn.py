@@ -338,21 +338,6 @@ class PixelCNN(GenerativeModel):
         return bin_centres(self.net.sample(n, self.shape[1:], generator))
 
 
-def check_pixelcnn_config(name: str, config, prefix: str = "") -> None:
-    for field in ("hidden", "layers", "out_hidden"):
-        if getattr(config, prefix + field) < 1:
-            raise GenbenchError(f"{name}: {prefix + field} must be at least 1")
-    for field in ("first_kernel", "kernel"):
-        value = getattr(config, prefix + field)
-        if value < 1 or value % 2 == 0:
-            raise GenbenchError(f"{name}: {prefix + field} must be odd and positive, got {value}")
-    if getattr(config, prefix + "embedding") < 0:
-        raise GenbenchError(f"{name}: {prefix}embedding must be >= 0 (0 = feed bin values)")
-    if getattr(config, prefix + "lr") <= 0:
-        raise GenbenchError(f"{name}: {prefix}lr must be positive")
-
-
 def build_pixelcnn(config, data_info: DataInfo) -> PixelCNN:
     shape = image_shape("pixelcnn", data_info)
-    check_pixelcnn_config("pixelcnn", config)
     return PixelCNN(config, shape)

@@ -42,7 +42,7 @@ from torch import nn
 
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
-from genbench_vaes.pixelcnn import GatedPixelCNN, check_pixelcnn_config, image_shape
+from genbench_vaes.pixelcnn import GatedPixelCNN, image_shape
 
 CHUNK = 500  # examples per pass when encoding a whole split
 
@@ -267,21 +267,7 @@ class VQVAE(GenerativeModel):
 def build_vqvae(config, data_info: DataInfo) -> VQVAE:
     channels, height, width = image_shape("vq-vae", data_info)
     scale = 2 ** config.downsample
-    if config.downsample < 0 or height % scale or width % scale:
+    if height % scale or width % scale:
         raise GenbenchError(f"vq-vae: {height}x{width} images cannot be downsampled "
                             f"{config.downsample} times by 2; change downsample or image_size")
-    if config.codebook_size < 2 or config.code_dim < 1 or config.hidden < 1 \
-            or config.res_blocks < 0:
-        raise GenbenchError("vq-vae: codebook_size >= 2, code_dim >= 1, hidden >= 1 and "
-                            "res_blocks >= 0 are needed")
-    if config.beta < 0:
-        raise GenbenchError(f"vq-vae: beta must be >= 0, got {config.beta}")
-    if not 0 <= config.prior_fraction <= 1:
-        raise GenbenchError(f"vq-vae: prior_fraction is a fraction of the steps in [0, 1], got "
-                            f"{config.prior_fraction}")
-    if not 0 < config.ema_decay < 1 or config.ema_epsilon <= 0:
-        raise GenbenchError("vq-vae: ema_decay must be in (0, 1) and ema_epsilon positive")
-    if config.lr <= 0:
-        raise GenbenchError("vq-vae: lr must be positive")
-    check_pixelcnn_config("vq-vae", config, prefix="prior_")
     return VQVAE(config, (channels, height, width))

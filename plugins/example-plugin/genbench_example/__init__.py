@@ -8,15 +8,18 @@ which genbench imports only when the model is built.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from genbench import hookimpl
-from genbench.config import TrainConfig
+from genbench.config import Range, TrainConfig
 from genbench.registry import ModelSpec
 
 
 @dataclass
 class GaussianConfig(TrainConfig):
-    lr: float = 0.05  # Adam learning rate
+    # Constraints ride on the annotation; `genbench run` checks them before anything is
+    # trained: --set lr=0 fails with "example-gaussian: --set lr=0: must be > 0".
+    lr: Annotated[float, Range(gt=0)] = 0.05  # Adam learning rate
 
 
 @hookimpl
