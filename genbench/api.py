@@ -391,7 +391,6 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
                               extractor_options, model_spec, eval_progress)
 
-
     from genbench import plots, training
     from genbench.model import DataInfo
 
