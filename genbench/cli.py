@@ -24,7 +24,57 @@ from rich.text import Text
 from genbench.errors import GenbenchError
 from genbench.results.record import board_stem
 
+# One placeholder per option name, the same in every command's --help.
+METAVARS = {
+    "--dataset": "NAME", "--model": "NAMES", "--profile": "NAME", "--seed": "N",
+    "--seeds": "N,N,...", "--steps": "N", "--set": "KEY=VALUE", "--device": "DEVICE",
+    "--workdir": "DIR", "--data-root": "DIR", "--metrics": "NAMES", "--num-samples": "N",
+    "--extractor": "NAME", "--inception-weights": "FILE", "--iwae-k": "K", "--bootstrap": "N",
+    "--k": "K", "--n": "N", "--status": "STATUS", "--out": "PATH", "--alpha": "ALPHA",
+    "--limit": "N", "--at-budget": "SECONDS",
+}
+
+
+def _tidy_help(params) -> None:
+    """Flags show no type, options their placeholder from METAVARS, arguments their name in
+    capitals (typer's defaults were ``<bool>``, ``<str>`` and lower case)."""
+    for p in params:
+        if p.param_type_name == "argument":
+            p.metavar = p.metavar or p.name.upper()
+            p.display_type_rich = lambda ctx: None  # the name says it; no "<str>" beside it
+        elif getattr(p, "is_flag", False):
+            p.metavar = ""
+        elif p.metavar is None and p.opts[0] in METAVARS:
+            p.metavar = METAVARS[p.opts[0]]
+
+
+class _Command(typer.core.TyperCommand):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_help(self.params)
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        _tidy_help(params)
+        return params
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
 app = typer.Typer(
+    cls=_Group,
     name="genbench",
     help="Train, score and compare generative models with validated metrics.\n\n"
          "Example: genbench run dcgan --dataset digits",
@@ -33,8 +83,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-leaderboard_app = typer.Typer(help="Show or render leaderboards from the run store.",
-                              no_args_is_help=True)
+leaderboard_app = typer.Typer(cls=_Group, no_args_is_help=True,
+                              help="Show or render leaderboards from the run store.")
 app.add_typer(leaderboard_app, name="leaderboard")
 
 out = Console(highlight=False)
@@ -155,17 +205,25 @@ def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+# Columns of run ids and paths: never folded, so they can be copied whole (other columns
+# give way).
+WHOLE = {"run", "run / message", "path", "file"}
+
+
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for col in columns:
-        table.add_column(col, overflow="fold")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for i, col in enumerate(columns):
+        whole = col in WHOLE
+        width = max((len(str(row[i])) for row in rows), default=0) if whole else None
+        table.add_column(col, overflow="fold", no_wrap=whole, min_width=width)
     for row in rows:
         # Text, not markup: metric names such as "FD[raw]" must print as they are.
         table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
     return table
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def models(fmt: FormatOpt = Format.table) -> None:
     """List the generative models that installed plugins provide."""
@@ -182,7 +240,7 @@ def models(fmt: FormatOpt = Format.table) -> None:
                       for r in rows]))
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def datasets(fmt: FormatOpt = Format.table) -> None:
     """List the datasets genbench can train and score on."""
@@ -207,7 +265,7 @@ def datasets(fmt: FormatOpt = Format.table) -> None:
                        shape(r), r["plugin"], r["summary"]] for r in rows]))
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def metrics(fmt: FormatOpt = Format.table) -> None:
     """List the metric families and what each one outputs (↑ higher is better)."""
@@ -224,7 +282,7 @@ def metrics(fmt: FormatOpt = Format.table) -> None:
          r["plugin"], r["summary"]] for r in rows]))
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def extractors(fmt: FormatOpt = Format.table) -> None:
     """List the feature extractors (the spaces metrics are computed in)."""
@@ -239,7 +297,7 @@ def extractors(fmt: FormatOpt = Format.table) -> None:
                      [[r["name"], r["plugin"], r["summary"]] for r in rows]))
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def score(
     real: Annotated[str, typer.Argument(help="Real samples: an image folder, or a .npy/.npz "
@@ -259,8 +317,9 @@ def score(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Score two sample sets made elsewhere: FD (FID on Inception), KID, precision, recall,
-    density, coverage and IS.
+    """Score two sample sets made elsewhere: FD, KID, precision/recall, density/coverage, IS.
+
+    FD on Inception features is FID.
 
     Precision/recall/density/coverage all use k=5 here (the prdc package's default) unless
     --k says otherwise; `genbench run` uses the papers' k=3 for precision/recall.
@@ -295,7 +354,7 @@ def _print_not_computed(skipped: dict[str, str]) -> None:
                   soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def plugins(fmt: FormatOpt = Format.table) -> None:
     """List discovered plugins, what each provides, and why any failed to load."""
@@ -427,11 +486,14 @@ def _show_record(record, workdir: str) -> None:
     colour = {"completed": "green", "diverged": "yellow"}.get(record.status, "red")
     out.print(f"\n[bold]{record.run_id}[/]: [{colour}]{record.status}[/] after {record.steps} "
               f"steps in {record.wall_time:.1f} s on {record.device}"
-              + (f" — {escape(record.message)}" if record.message else ""))
+              + (f" — {escape(record.message)}" if record.message else ""), soft_wrap=True)
     skipped = record.evaluation.get("not_computed") or {}
     if record.metrics or skipped:
+        from genbench.results.leaderboard import is_spread
+
         out.print(_table("Metrics", ["metric", "value", "better", "real / generated"], [
-            [m.name, f"{m.value:.4g}", "↑" if m.higher_is_better else "↓",
+            [m.name, f"{m.value:.4g}",
+             "" if is_spread(m.name) else "↑" if m.higher_is_better else "↓",
              f"{m.n_real} / {m.n_fake}"] for m in record.metrics]
             + [[name, "not computed", "", ""] for name in skipped]))
         _print_not_computed(skipped)
@@ -541,7 +603,7 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
               soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def run(
     model: Annotated[str, typer.Argument(help="Model name, see `genbench models`.")],
@@ -647,7 +709,7 @@ def _finish_classes(records, names: list[str], fmt: Format) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def evaluate(
     target: Annotated[str, typer.Argument(help="A run id (see `genbench runs`) or a "
@@ -680,7 +742,7 @@ def evaluate(
     _show_record(record, workdir)
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def samples(
     target: Annotated[str, typer.Argument(help="A run id (see `genbench runs`) or a "
@@ -696,8 +758,10 @@ def samples(
     device: DeviceOpt = "auto",
     data_root: DataRootOpt = None,
 ) -> None:
-    """Write pictures of a trained model: a sample grid (a scatter plot for 2-D data), latent
-    interpolations, a class-by-row grid for conditional models, a code traversal for InfoGAN."""
+    """Write pictures of a trained model: samples, interpolations, class rows, code traversals.
+
+    A sample grid (a scatter plot for 2-D data); with --interpolate, latent interpolations; a
+    class-by-row grid for conditional models and a code traversal for InfoGAN."""
     from genbench import api
 
     for path in api.samples(target, workdir=workdir, n=n, seed=seed, interpolate=interpolate,
@@ -705,7 +769,7 @@ def samples(
         out.print(f"wrote {escape(str(path))}", soft_wrap=True)
 
 
-runs_app = typer.Typer()
+runs_app = typer.Typer(cls=_Group)
 app.add_typer(runs_app, name="runs")
 
 
@@ -718,10 +782,11 @@ def runs(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """List stored runs (newest last, any status), show one in full, or export them.
+    """List stored runs, show one in full, export them, or import records made elsewhere.
 
-    Without a subcommand: the list. `genbench runs show RUN` prints one record in full;
-    `genbench runs export --out FILE` writes the store as CSV or Parquet for pandas.
+    Without a subcommand: the list (newest last, any status). `genbench runs show RUN` prints
+    one record in full; `genbench runs export --out FILE` writes the store as CSV or Parquet
+    for pandas; `genbench runs import PATH...` adds records made elsewhere to this store.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -767,7 +832,7 @@ def _pairs(title: str, items: dict) -> Table:
     return table
 
 
-@runs_app.command("show")
+@runs_app.command("show", cls=_Command)
 @friendly
 def runs_show(
     ctx: typer.Context,
@@ -830,7 +895,7 @@ class ExportFormat(str, Enum):
     parquet = "parquet"
 
 
-@runs_app.command("export")
+@runs_app.command("export", cls=_Command)
 @friendly
 def runs_export(
     ctx: typer.Context,
@@ -869,7 +934,7 @@ def runs_export(
     out.print(f"wrote {rows} rows ({len(records)} runs) to {escape(str(path))}", soft_wrap=True)
 
 
-@runs_app.command("import")
+@runs_app.command("import", cls=_Command)
 @friendly
 def runs_import(
     ctx: typer.Context,
@@ -975,7 +1040,7 @@ def _show_sweep(result, boards: list, out_dir: Path) -> None:
               + (f"; leaderboards in {escape(str(out_dir))}" if boards else ""), soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 @friendly
 def sweep(
     spec: Annotated[str | None, typer.Argument(
@@ -1053,7 +1118,7 @@ def sweep(
         raise typer.Exit(1)
 
 
-@leaderboard_app.command("show")
+@leaderboard_app.command("show", cls=_Command)
 @friendly
 def leaderboard_show(
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only this dataset.")]
@@ -1082,7 +1147,7 @@ def leaderboard_show(
         _show_leaderboard(workdir, name, budget=at_budget_)
 
 
-@leaderboard_app.command("render")
+@leaderboard_app.command("render", cls=_Command)
 @friendly
 def leaderboard_render(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
@@ -1107,9 +1172,9 @@ def leaderboard_render(
     from genbench.results.leaderboard import render, write_records
     from genbench.results.store import open_store
 
-    output_folder(out_dir)
     runs = open_store(workdir).runs()
     out_dir = out_dir if out_dir is not None else str(Path(workdir) / "leaderboards")
+    output_folder(out_dir)
     written = render(runs, out_dir, [dataset] if dataset else None, report=dataset is None)
     if records:
         written += write_records(runs, out_dir)
@@ -1117,7 +1182,7 @@ def leaderboard_render(
         out.print(f"wrote {path}")
 
 
-@leaderboard_app.command("compare")
+@leaderboard_app.command("compare", cls=_Command)
 @friendly
 def leaderboard_compare(
     a: Annotated[str, typer.Argument(help="Runs A: a run id, run ids joined by commas, or "
