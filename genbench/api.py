@@ -25,7 +25,7 @@ from genbench.config import check_seed, config_dict, resolve_config
 from genbench.errors import DivergedError, GenbenchError
 from genbench.plugins import get_registries
 from genbench.registry import DatasetSpec, ModelSpec, load_object
-from genbench.results.leaderboard import render
+from genbench.results.publish import render
 from genbench.results.record import RunRecord
 from genbench.results.store import Store, inside, stored_run_dir
 

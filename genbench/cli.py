@@ -1169,7 +1169,7 @@ def leaderboard_render(
     --workdir W, then genbench leaderboard render --workdir W --out leaderboards --records.
     """
     from genbench.atomic import output_folder
-    from genbench.results.leaderboard import render, write_records
+    from genbench.results.publish import render, write_records
     from genbench.results.store import open_store
 
     runs = open_store(workdir).runs()

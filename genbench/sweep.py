@@ -436,7 +436,7 @@ def render_leaderboards(planned: list[Planned], workdir: str | Path,
                         out_dir: str | Path) -> list[Path]:
     """The leaderboards of the sweep's datasets and the HTML report, from everything in the
     store."""
-    from genbench.results.leaderboard import render
+    from genbench.results.publish import render
     from genbench.results.store import Store
 
     datasets = sorted({item.entry.dataset for item in planned})

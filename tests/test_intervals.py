@@ -11,7 +11,8 @@ from conftest import cli_json
 
 from genbench.evaluation import MetricContext, bootstrap_se, compute_fd
 from genbench.features.base import Features
-from genbench.results.leaderboard import best_rows, render, summary_frame, t_half_width
+from genbench.results.leaderboard import best_rows, summary_frame, t_half_width
+from genbench.results.publish import render
 from genbench.results.record import MetricValue, RunRecord
 
 

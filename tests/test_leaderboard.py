@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from genbench.results.leaderboard import leaderboard_frame, render
+from genbench.results.leaderboard import leaderboard_frame
+from genbench.results.publish import render
 from genbench.results.record import MetricValue, RunRecord
 from genbench.results.store import Store
 
@@ -100,3 +101,19 @@ def test_runs_scored_on_different_sample_sizes_are_kept_apart(tmp_path):
     # One size: no column, the usual footer.
     same = leaderboard_frame(records[:4])
     assert "samples" not in same.columns and "samples" not in summary_frame(records[:4])[0]
+
+
+def test_tables_do_not_import_the_report():
+    """Issue 15, item 10: results/leaderboard.py and results/report.py imported each other."""
+    import subprocess
+    import sys
+
+    code = ("import sys, genbench.results.leaderboard; "
+            "print('genbench.results.report' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+    import inspect
+
+    import genbench.results.leaderboard as tables
+    assert "results.report" not in inspect.getsource(tables)

@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-from genbench.results.leaderboard import render, write_records
+from genbench.results.publish import render, write_records
 from genbench.results.record import MetricValue, RunRecord
 from genbench.results.report import write_report
 from genbench.results.store import Store
