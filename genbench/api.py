@@ -23,7 +23,7 @@ from typing import Any
 from genbench.atomic import output_folder, write_text
 from genbench.config import check_seed, config_dict, resolve_config
 from genbench.errors import DivergedError, GenbenchError
-from genbench.plugins import get_registries
+from genbench.plugins import blame_plugins, get_registries, plugin_error
 from genbench.registry import DatasetSpec, ModelSpec, load_object
 from genbench.results.publish import render
 from genbench.results.record import RunRecord
@@ -169,14 +169,16 @@ def build_model(spec: ModelSpec, config, data_info, device):
         factory = load_object(spec.factory)
     except ImportError as exc:
         raise GenbenchError(f"model {spec.name!r} could not be imported: {exc}") from None
-    model = factory(config, data_info)
+    with blame_plugins(spec.name):
+        model = factory(config, data_info)
     for capability in spec.capabilities:
         for method in CAPABILITY_METHODS.get(capability, ()):
             if not callable(getattr(model, method, None)):
                 raise GenbenchError(f"model {spec.name!r} declares the capability "
                                     f"{capability!r} but has no {method}() method; fix the "
                                     f"plugin or drop the capability from its ModelSpec")
-    return model.to(device)
+    with blame_plugins(spec.name):
+        return model.to(device)
 
 
 def generate(model, n: int, seed: int):
@@ -270,6 +272,26 @@ def model_metrics(model, reference) -> list:
             for name, (value, higher) in values.items()]
 
 
+def fitted_quantities(model, name: str) -> dict[str, Any]:
+    """What the model says it fitted that is not a metric (a KDE's bandwidth, the number of
+    components a mixture chose): ``model.fitted_quantities() -> {name: number or text}``,
+    kept in the run's record under ``evaluation["fitted"]``."""
+    method = getattr(model, "fitted_quantities", None)
+    if not callable(method):
+        return {}
+    values = method()
+    kept = {}
+    for key, value in (values or {}).items():
+        if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # a 0-d tensor or array
+            value = value.item()
+        if not isinstance(key, str) or not isinstance(value, (bool, int, float, str)):
+            raise GenbenchError(f"model {name!r}: fitted_quantities() must return "
+                                f"{{name: number or text}}, got {type(value).__name__} for "
+                                f"{key!r}")
+        kept[key] = value
+    return kept
+
+
 def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model, config,
            metric_names, num_samples, scoring, report: EvalProgress | None = None,
            model_shape: tuple[int, ...] | None = None, bootstrap: bool = True):
@@ -319,6 +341,9 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
         model_shape)
     record.extractors = scoring[2].extractor_info()
     record.evaluation = dict(scoring[2].notes)
+    fitted = fitted_quantities(model, model_spec.name)
+    if fitted:
+        record.evaluation["fitted"] = fitted
     if "anomaly" in dataset.traits:
         record.evaluation["selection"] = (
             f"the final weights after the profile's fixed {record.steps} steps; the test split "
@@ -481,8 +506,11 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record.status, record.message = "failed", str(exc)
         raise
     except Exception as exc:
-        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
-        raise
+        error = plugin_error(exc, model)  # a plugin's bug is reported as the plugin's
+        record.status, record.message = "failed", str(error or f"{type(exc).__name__}: {exc}")
+        if error is None:
+            raise
+        raise error from exc
     finally:
         record.wall_time = previous_wall + time.perf_counter() - started
         record.updated = _now()
@@ -529,8 +557,9 @@ def load_trained(target: str, store: Store, device: str = "auto") -> Loaded:
     info = DataInfo(dataset_spec.kind, tuple(ckpt["data_shape"]), dataset_spec.num_classes,
                     tuple(ckpt.get("target_shape") or ()))
     net = build_model(model_spec, config, info, torch_device)
-    net.load_training_state(ckpt["state"])
-    net.eval()
+    with blame_plugins(model_spec.name):
+        net.load_training_state(ckpt["state"])
+        net.eval()
     return Loaded(ckpt, model_spec, dataset_spec, config, torch_device, net, path)
 
 
@@ -540,16 +569,23 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
     """Pictures of a trained model: a sample grid (or scatter plot), and with ``interpolate``
     latent interpolations; conditional models add a class-by-row grid, models with
     interpretable codes (InfoGAN) a code traversal. Returns the files written."""
-    import torch
-
-    from genbench import plots
-
     check_seed(seed)
     out = output_folder(out_dir) if out_dir else None
     store = Store(prepare_workdir(workdir))
     loaded = load_trained(target, store, device)
-    model, dataset = loaded.model, loaded.dataset_spec
     out = out or run_folder(store, loaded.ckpt["run_id"])
+    with blame_plugins(loaded.model_spec.name):
+        return _draw(loaded, out, n, seed, interpolate, data_root)
+
+
+def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
+          data_root: str | None) -> list[Path]:
+    """The pictures :func:`samples` writes, of a model rebuilt from its checkpoint."""
+    import torch
+
+    from genbench import plots
+
+    model, dataset = loaded.model, loaded.dataset_spec
     gen = torch.Generator().manual_seed(seed)
     title = f"{loaded.model_spec.name} on {dataset.name}"
     written = []
@@ -687,9 +723,10 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
                          "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
                               extractor_options, model_spec, eval_progress)
-    _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
-                    own_run_dir(record, workdir), scoring, eval_progress,
-                    tuple(ckpt["data_shape"]))
+    with blame_plugins(model_spec.name):
+        _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
+                        own_run_dir(record, workdir), scoring, eval_progress,
+                        tuple(ckpt["data_shape"]))
     old.update({m.name: m for m in record.metrics})
     record.metrics = list(old.values())
     record.extractors = {**old_extractors, **record.extractors}

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, PluginError
 from genbench.results.record import board_stem
 
 # One placeholder per option name, the same in every command's --help.
@@ -177,6 +177,8 @@ def friendly(fn):
         except typer.Exit:
             raise
         except GenbenchError as exc:
+            if isinstance(exc, PluginError) and os.environ.get("GENBENCH_DEBUG"):
+                raise
             err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
@@ -186,6 +188,12 @@ def friendly(fn):
         except Exception as exc:
             if os.environ.get("GENBENCH_DEBUG"):
                 raise
+            from genbench.plugins import plugin_error
+
+            blamed = plugin_error(exc)  # a plugin's code raised it: the plugin's failure
+            if blamed is not None:
+                err.print(f"[bold red]error:[/] {escape(str(blamed))}", soft_wrap=True)
+                raise typer.Exit(2) from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(first)} "
                       f"(set GENBENCH_DEBUG=1 for the traceback and please report it)",
@@ -225,19 +233,79 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
 
 @app.command(cls=_Command)
 @friendly
-def models(fmt: FormatOpt = Format.table) -> None:
-    """List the generative models that installed plugins provide."""
+def models(
+    name: Annotated[str | None, typer.Argument(
+        help="Show this model in full: summary, paper, capabilities, data, plugin, and its "
+             "settings with types, defaults per profile and allowed values.",
+        show_default=False)] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List the generative models that installed plugins provide (and plugins that failed to
+    load), or show one model in full."""
     from genbench.plugins import get_registries
 
     reg = get_registries()
+    if name is not None:
+        return _show_model(reg, name, fmt)
     rows = [{"name": m.name, "family": m.family, "data": list(m.accepts),
              "capabilities": list(m.capabilities), "plugin": reg.models.owners[m.name],
              "summary": m.summary, "paper": m.paper} for m in reg.models]
     if fmt == Format.json:
-        return _print_json(rows)
-    out.print(_table("Models", ["name", "family", "data", "plugin", "summary"],
-                     [[r["name"], r["family"], ", ".join(r["data"]), r["plugin"], r["summary"]]
-                      for r in rows]))
+        _print_json(rows)
+    else:
+        out.print(_table("Models", ["name", "family", "data", "plugin", "summary"],
+                         [[r["name"], r["family"], ", ".join(r["data"]), r["plugin"],
+                           r["summary"]] for r in rows]))
+    # A plugin that failed may be the one that provides the model being looked for.
+    for p in (p for p in reg.plugins if p.status == "failed"):
+        (err if fmt == Format.json else out).print(
+            Text(f"plugin {p.label} failed to load: {p.error}", style="red"), soft_wrap=True)
+
+
+def _setting_text(value) -> str:
+    """A setting's value as --set takes it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(_setting_text, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _show_model(reg, name: str, fmt: Format) -> None:
+    """``genbench models NAME``."""
+    from genbench.config import describe_checks, describe_settings
+
+    spec = reg.models.get(name)
+    plugin = next(p for p in reg.plugins if p.name == reg.models.owners[spec.name])
+    settings = describe_settings(spec.config, spec.profiles)
+    checks = describe_checks(spec.config)
+    if fmt == Format.json:
+        return _print_json({
+            "name": spec.name, "family": spec.family, "summary": spec.summary,
+            "paper": spec.paper, "plugin": plugin.name, "distribution": plugin.distribution,
+            "version": plugin.version, "capabilities": list(spec.capabilities),
+            "data": list(spec.accepts), "settings": settings, "checks": checks})
+    out.print(_pairs(f"Model {spec.name}", {
+        "summary": spec.summary, "family": spec.family, "paper": spec.paper,
+        "capabilities": ", ".join(spec.capabilities), "data": ", ".join(spec.accepts),
+        "plugin": plugin.label}))
+    table = Table(title="Settings (--set NAME=VALUE); a profile's value replaces the default "
+                        "(PROFILE:KIND on datasets of that kind)", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    table.add_column("setting", no_wrap=True)
+    for column in ("type", "default", "profiles", "allowed"):
+        table.add_column(column, overflow="fold")
+    for row in settings:
+        by_profile = "\n".join(f"{key} {_setting_text(value)}"  # one profile a line
+                               for key, value in row["profiles"].items())
+        table.add_row(*map(Text, (row["name"], row["type"], _setting_text(row["default"]),
+                                  by_profile, row["allowed"])))
+    out.print(table)
+    for check in checks:
+        out.print(Text(f"  {' and '.join(check['settings'])} together: {check['rule']}"),
+                  soft_wrap=True)
 
 
 @app.command(cls=_Command)
@@ -882,6 +950,8 @@ def runs_show(
              f"[{m.ci_low:.4g}, {m.ci_high:.4g}]"
              if m.ci_low is not None and m.ci_high is not None else ""]
             for m in record.metrics]))
+    if record.evaluation.get("fitted"):
+        out.print(_pairs("Fitted by the model", record.evaluation["fitted"]))
     if record.trajectory:
         names = list(dict.fromkeys(n for p in record.trajectory for n in p.get("metrics", {})))
         out.print(_table("Trajectory (seconds: training time)", ["step", "seconds", *names], [

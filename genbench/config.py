@@ -78,8 +78,9 @@ class Odd:
     note: str = ""
 
     def problem(self, value: Any) -> str | None:
-        if value % 2 == 1:
-            return None
+        return None if value % 2 == 1 else self.describe()
+
+    def describe(self) -> str:
         return "must be odd" + (f" ({self.note})" if self.note else "")
 
 
@@ -254,6 +255,76 @@ def _type_problem(value: Any, annotation: Any) -> str | None:
     if annotation is str:
         return None if isinstance(value, str) else "must be a string"
     return None  # a type genbench does not know: the model's factory checks it
+
+
+def describe_settings(config_cls: type, profiles: dict[str, dict[str, Any]] | None = None
+                      ) -> list[dict[str, Any]]:
+    """Each setting of a config dataclass as ``genbench models NAME`` shows it: ``name``,
+    ``type``, ``default``, ``profiles`` (the value each profile key that sets it gives it) and
+    ``allowed`` (its declared choices and constraints, as text; ``""`` if any value of its
+    type goes)."""
+    fields, _ = _declared(config_cls)
+    rows = []
+    for f in dataclasses.fields(config_cls):
+        annotation, constraints = fields[f.name]
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        else:
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        rows.append({"name": f.name, "type": type_name(annotation), "default": default,
+                     "profiles": {key: values[f.name] for key, values in (profiles or {}).items()
+                                  if f.name in values},
+                     "allowed": allowed_values(annotation, constraints)})
+    return rows
+
+
+def describe_checks(config_cls: type) -> list[dict[str, Any]]:
+    """The class's rules over several settings: ``{"settings": [...], "rule": message}``."""
+    return [{"settings": list(c.names), "rule": c.message} for c in _declared(config_cls)[1]]
+
+
+def type_name(annotation: Any) -> str:
+    """``int``, ``float | None``, ``tuple of int``...: a setting's type as people read it."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return type_name(args[0])
+    if origin is typing.Literal:
+        return type(args[0]).__name__
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else type_name(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"tuple of {type_name(args[0])}"
+        return f"tuple[{', '.join(map(type_name, args))}]" if args else "tuple"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def allowed_values(annotation: Any, constraints: tuple = ()) -> str:
+    """The values a setting accepts beyond its type: ``one of a, b``, ``>= 1``, ``each >= 1``;
+    ``constraints`` are those declared on it (in base classes too)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    parts = [_constraint_text(c) for c in constraints]
+    if origin is Annotated:
+        own = [_constraint_text(c) for c in _constraints(annotation)]
+        return "; ".join(dict.fromkeys(p for p in [allowed_values(args[0]), *own, *parts] if p))
+    if origin is typing.Literal:
+        parts.insert(0, f"one of {', '.join(map(str, args))}")
+    elif origin in (typing.Union, types.UnionType):
+        inner = [allowed_values(a) for a in args if a is not type(None)]
+        parts = [p for p in inner if p] + [p for p in parts if p not in inner]
+        if parts and type(None) in args:
+            parts.append("or none")
+    elif origin is tuple and args:
+        each = allowed_values(args[0])
+        if each:
+            parts.append(f"each {each}")
+    return "; ".join(dict.fromkeys(p for p in parts if p))
+
+
+def _constraint_text(constraint: Any) -> str:
+    describe = getattr(constraint, "describe", None)
+    text = describe() if callable(describe) else type(constraint).__name__
+    return text.removeprefix("must be ")
 
 
 def _show_value(value: Any) -> str:

@@ -7,3 +7,9 @@ class GenbenchError(Exception):
 
 class DivergedError(GenbenchError):
     """Training produced NaN or inf; the run is recorded as diverged instead of being scored."""
+
+
+class PluginError(GenbenchError):
+    """An exception raised by a third-party plugin's code, reported as that plugin's failure
+    (``plugin kde (genbench-kde 0.1.0) failed in model kde: ValueError: ...``) rather than as
+    genbench's own; the original exception is its ``__cause__``."""

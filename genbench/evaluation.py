@@ -419,6 +419,14 @@ class Scorer:
             spread = (bootstrap_se(compute, ctx, rounds, self.seed)
                       if bootstrap and spec.bootstrap and n_fake > 1 and rounds > 1 else {})
         except ValueError as exc:
+            from genbench.plugins import culprit
+
+            # A ValueError from a model's code (its log_likelihood, say) is that plugin's
+            # failure, reported as such by the caller; one from the metric is the metric's.
+            blamed = culprit(exc)
+            if blamed is not None and blamed.name != self.registries.metrics.owners.get(
+                    spec.name):
+                raise
             raise GenbenchError(f"metric {spec.name}: {exc}") from None
         values = []
         for key, value in out.items():

@@ -6,6 +6,7 @@ its own ``train_step``. The training loop only feeds batches and checkpoints ``t
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -54,6 +55,17 @@ class GenerativeModel(nn.Module):
 
     ``extra_metrics(reference) -> {name: (value, higher_is_better)}`` reports numbers only the
     model can give (a semi-supervised GAN's accuracy, a VQ-VAE's codebook usage).
+
+    Two optional hooks need no capability:
+
+    - ``fit_training_set(x, y)``: called once, before the first ``train_step`` (never on
+      ``--resume``), with the whole training split as float tensors on the CPU (``y`` as in
+      ``train_step``), for models fitted in one go (a KDE, a mixture by EM). Keep what it
+      fits in parameters or buffers; a buffer whose shape depends on the data needs
+      ``load_training_state`` to resize it before loading (see the example plugin's KDE).
+    - ``fitted_quantities() -> {name: number or text}``: what the model fitted that is not a
+      metric (a bandwidth, a chosen number of components); the run's record keeps it under
+      ``evaluation["fitted"]``.
     """
 
     likelihood: str = "density"
@@ -72,7 +84,11 @@ class GenerativeModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        """Where the model lives: the device of its first parameter, or of its first buffer
+        for a model without parameters (a KDE keeps only buffers)."""
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
 
     def training_state(self) -> dict:
         """Everything needed to continue training: weights, buffers and optimizer states."""

@@ -2,12 +2,20 @@
 
 Each entry point is loaded, and each of its hooks called, inside its own ``try``: a plugin that
 fails is reported (``genbench plugins``) and skipped, and every other plugin keeps working.
-Set ``GENBENCH_DISABLE_PLUGINS=name,other`` to skip plugins by entry-point name.
+Plugins load in a fixed order (genbench's own first, then by entry-point name) and register one
+after another, so the first to register a name keeps it and a later one is refused as a
+conflict. Set ``GENBENCH_DISABLE_PLUGINS=name,other`` to skip plugins by entry-point name.
+
+An exception raised later by a third-party plugin's code (its model's ``train_step``, say) is
+reported as that plugin's failure (:func:`plugin_error`, :func:`blame_plugins`), not as
+genbench's.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -15,7 +23,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from genbench import hookspecs
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, PluginError
 from genbench.registry import (
     DatasetRegistry,
     DatasetSpec,
@@ -47,6 +55,11 @@ class PluginInfo:
     error: str = ""
     provides: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        """How messages name the plugin: ``kde (genbench-kde 0.1.0)``."""
+        return f"{self.name} ({self.distribution} {self.version})"
+
 
 @dataclass
 class Registries:
@@ -67,6 +80,13 @@ def _disabled() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
+def _load_order(ep) -> tuple:
+    """genbench's own plugins first, so a third party can never take over a builtin name;
+    then the others by entry-point name, then distribution name: the same on every machine."""
+    dist = ep.dist.name if ep.dist is not None else ""
+    return (dist != "genbench", ep.name, dist, ep.value)
+
+
 def _load_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
     import importlib
 
@@ -78,59 +98,76 @@ def _load_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
         pm.register(importlib.import_module(module_name), name=info.name)
         infos.append(info)
     disabled = _disabled()
-    # genbench's own plugins first, so a third party can never take over a builtin name.
-    def order(ep):
-        return (ep.dist is None or ep.dist.name != "genbench", ep.name)
-
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=order):
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
         dist = ep.dist
         info = PluginInfo(ep.name, ep.value, dist.name if dist else "?",
                           dist.version if dist else "?")
-        infos.append(info)
         if ep.name in disabled:
             info.status = "disabled"
-            continue
-        if pm.has_plugin(ep.name):
-            info.status, info.error = "failed", f"a plugin named {ep.name!r} is already loaded"
-            continue
-        try:
-            pm.register(ep.load(), name=ep.name)
-            pm.check_pending()
-        except Exception as exc:  # a broken plugin must not take the others down
-            info.status, info.error = "failed", one_line(exc)
-            if pm.has_plugin(ep.name):
-                pm.unregister(name=ep.name)
+        elif pm.has_plugin(ep.name):
+            first = next(i for i in infos if i.name == ep.name)
+            info.status, info.error = "failed", (
+                f"conflict: the plugin name {ep.name!r} is already taken by {first.label}, "
+                f"which loaded first; rename the entry point")
+        else:
+            try:
+                pm.register(ep.load(), name=ep.name)
+                pm.check_pending()
+            except Exception as exc:  # a broken plugin must not take the others down
+                info.status, info.error = "failed", one_line(exc)
+                if pm.has_plugin(ep.name):
+                    pm.unregister(name=ep.name)
+        infos.append(info)
     return infos
 
 
+class _Conflict(GenbenchError):
+    """A name another plugin registered first."""
+
+
 def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registries:
-    by_name = {info.name: info for info in infos}
     registries = {kind: (DatasetRegistry if kind == "datasets" else Registry)(kind.rstrip("s"))
                   for kind in _HOOKS}
-    for kind, (hook_name, spec_type) in _HOOKS.items():
-        registry = registries[kind]
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            info = by_name[impl.plugin_name]
-            if info.status != "loaded":
+    by_name = {info.name: info for info in infos}
+    # Plugin by plugin in load order, not in pluggy's call order (which tryfirst/trylast
+    # change): the first plugin to register a name keeps it, and a plugin that fails drops
+    # what it registered before the next one registers anything.
+    for info in infos:
+        if info.status != "loaded":
+            continue
+        for kind, (hook_name, spec_type) in _HOOKS.items():
+            registry = registries[kind]
+            impl = next((impl for impl in getattr(pm.hook, hook_name).get_hookimpls()
+                         if impl.plugin_name == info.name), None)
+            if impl is None:
                 continue
 
             def register(spec, _info=info, _type=spec_type, _registry=registry, _kind=kind):
                 if not isinstance(spec, _type):
                     raise GenbenchError(f"expected a {_type.__name__}, got {type(spec).__name__}")
+                owner = _registry.owners.get(spec.name)
+                if owner is not None and owner != _info.name:
+                    raise _Conflict(f"conflict: {_registry.kind} {spec.name!r} is already "
+                                    f"registered by plugin {by_name[owner].label}, which loaded "
+                                    f"first; {_info.name} is skipped")
                 _registry.add(spec, _info.name)
                 _info.provides.setdefault(_kind, []).append(spec.name)
 
             try:
                 impl.function(register=register)
+            except _Conflict as exc:
+                info.status, info.error = "failed", str(exc)
             except Exception as exc:
                 info.status, info.error = "failed", f"{hook_name}: {one_line(exc)}"
-    # A plugin that failed half-way keeps nothing it registered.
-    for info in infos:
-        if info.status == "failed":
-            for kind, names in info.provides.items():
-                for name in names:
-                    registries[kind].remove(name)
-            info.provides = {}
+            if info.status == "failed":  # it keeps nothing it registered
+                for failed_kind, names in info.provides.items():
+                    for name in names:
+                        registries[failed_kind].remove(name)
+                info.provides = {}
+                break
+    failed = [f"{info.label} [{info.error}]" for info in infos if info.status == "failed"]
+    for registry in registries.values():
+        registry.failed_plugins = failed
     return Registries(plugins=infos, **registries)
 
 
@@ -141,3 +178,61 @@ def get_registries() -> Registries:
     pm.add_hookspecs(hookspecs)
     infos = _load_plugins(pm)
     return _collect(pm, infos)
+
+
+def _plugin_packages(registries: Registries) -> dict[str, PluginInfo]:
+    """The top-level packages holding each third-party plugin's code: its entry-point module
+    and every ``module:attribute`` it registered. genbench's own plugins are left out: an
+    exception in them is genbench's to fix."""
+    third_party = {info.name: info for info in registries.plugins
+                   if info.status == "loaded" and info.distribution != "genbench"}
+    modules = [(info.module, info) for info in third_party.values()]
+    for kind, ref in (("models", "factory"), ("datasets", "loader"), ("metrics", "compute"),
+                      ("extractors", "factory")):
+        registry = getattr(registries, kind)
+        modules += [(getattr(spec, ref), third_party[registry.owners[spec.name]])
+                    for spec in registry if registry.owners[spec.name] in third_party]
+    packages: dict[str, PluginInfo] = {}
+    for module, info in modules:
+        top = module.partition(":")[0].partition(".")[0]
+        if top and top != "genbench":
+            packages.setdefault(top, info)
+    return packages
+
+
+def culprit(exc: BaseException) -> PluginInfo | None:
+    """The third-party plugin whose code raised ``exc``: the one owning the innermost frame
+    of its traceback that lies in a plugin's package, or None."""
+    import traceback
+
+    packages = _plugin_packages(get_registries())
+    found = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        top = str(frame.f_globals.get("__name__", "")).partition(".")[0]
+        found = packages.get(top, found)
+    return found
+
+
+def plugin_error(exc: BaseException, model: str | None = None) -> PluginError | None:
+    """``exc`` as the failure of the plugin whose code raised it (naming ``model`` when that
+    plugin provides it), or None when no third-party plugin's code is in its traceback."""
+    if isinstance(exc, GenbenchError):  # a plugin's own one-line error stays as it is
+        return None
+    info = culprit(exc)
+    if info is None:
+        return None
+    where = f" in model {model}" if model in info.provides.get("models", ()) else ""
+    return PluginError(f"plugin {info.label} failed{where}: {one_line(exc)}")
+
+
+@contextmanager
+def blame_plugins(model: str | None = None) -> Iterator[None]:
+    """Turn an exception from a third-party plugin's code (inside the block) into a
+    :class:`PluginError` that names the plugin and ``model``; others pass through."""
+    try:
+        yield
+    except Exception as exc:
+        error = plugin_error(exc, model)
+        if error is None:
+            raise
+        raise error from exc

@@ -54,9 +54,9 @@ class ModelSpec:
             if unknown:
                 raise GenbenchError(f"model {self.name!r}: profile {profile!r} sets unknown "
                                     f"settings {', '.join(unknown)}")
-        bad = sorted(set(self.accepts) - set(DATA_KINDS))
-        if bad:
-            raise GenbenchError(f"model {self.name!r}: unknown data kinds {', '.join(bad)}")
+        check_names(f"model {self.name!r}", "data kind", self.accepts, DATA_KINDS, "data kinds")
+        check_names(f"model {self.name!r}", "capability", self.capabilities, CAPABILITIES,
+                    "capabilities")
 
 
 @dataclass(frozen=True)
@@ -143,9 +143,8 @@ class MetricSpec:
     bootstrap: bool = False
 
     def __post_init__(self) -> None:
-        bad = sorted(set(self.requires) - set(CAPABILITIES))
-        if bad:
-            raise GenbenchError(f"metric {self.name!r}: unknown capabilities {', '.join(bad)}")
+        check_names(f"metric {self.name!r}", "capability", self.requires, CAPABILITIES,
+                    "capabilities")
 
 
 @dataclass(frozen=True)
@@ -160,6 +159,21 @@ class ExtractorSpec:
     applies: Callable[[DatasetSpec], bool] = lambda dataset: True
 
 
+def check_names(owner: str, what: str, given: tuple[str, ...], known: tuple[str, ...],
+                plural: str) -> None:
+    """Refuse a name that is not one of ``known`` (a misspelt capability would otherwise be
+    accepted and silently never used), with the closest known name and the full list."""
+    if isinstance(given, str):  # ("sample") is a string, not a tuple
+        raise GenbenchError(f"{owner}: {plural} must be a tuple of strings, got "
+                            f"{given!r}; write ({given!r},)")
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise GenbenchError(f"{owner}: unknown {what} {name!r}{hint}; known {plural}: "
+                                f"{', '.join(known)}")
+
+
 T = TypeVar("T")
 
 
@@ -170,6 +184,9 @@ class Registry(Generic[T]):
         self.kind = kind
         self._specs: dict[str, T] = {}
         self.owners: dict[str, str] = {}
+        # One entry per plugin that failed to load ("kde (genbench-kde 1.0) [why]"): any of them
+        # may have provided a name that is not found, so the error says so.
+        self.failed_plugins: list[str] = []
 
     def add(self, spec: T, plugin: str) -> None:
         name = spec.name  # type: ignore[attr-defined]
@@ -191,7 +208,8 @@ class Registry(Generic[T]):
         try:
             return self._specs[name]
         except KeyError:
-            raise GenbenchError(unknown_name_message(self.kind, name, self.names())) from None
+            raise GenbenchError(unknown_name_message(self.kind, name, self.names(),
+                                                     self.failed_plugins)) from None
 
     def names(self) -> list[str]:
         return sorted(self._specs)
@@ -242,11 +260,16 @@ def canonical_dataset(base: str, value: str = "", direction: str = "AtoB") -> st
     return base + (f":{value}" if value else "") + (":BtoA" if direction == "BtoA" else "")
 
 
-def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
+def unknown_name_message(kind: str, name: str, available: list[str],
+                         failed_plugins: list[str] = ()) -> str:
     close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(available) if available else "none"
-    return f"unknown {kind} {name!r}.{hint} Available: {listing}"
+    failed = ""
+    if failed_plugins:  # first: a plugin that failed is the likeliest reason
+        failed = (f" {'A plugin' if len(failed_plugins) == 1 else 'Plugins'} that failed to "
+                  f"load may provide it: {'; '.join(failed_plugins)} (see `genbench plugins`).")
+    return f"unknown {kind} {name!r}.{failed}{hint} Available: {listing}"
 
 
 def _has_parameter(function: Callable, name: str) -> bool:

@@ -102,6 +102,21 @@ class InMemoryBatches:
             return self._images(self.x, idx), self._images(self.target, other)
         return self._images(self.x, idx), None if self.y is None else self._moved(self.y[idx])
 
+    def whole(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The whole split at once, as float on the CPU (it may not fit on a GPU): ``(x, y)``,
+        or ``(x_A, x_B)`` for translation data; in the split's order."""
+        x = self._on_cpu(self.x)
+        if self.target is not None:
+            return x, self._on_cpu(self.target)
+        return x, None if self.y is None else self.y.cpu()
+
+    def _on_cpu(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dtype != torch.uint8:
+            return images.cpu()
+        from genbench.data.base import to_unit
+
+        return to_unit(images.cpu(), self.image_size)
+
     def _moved(self, part: torch.Tensor) -> torch.Tensor:
         return part if self.home == self.device else part.to(self.device)
 
@@ -193,6 +208,7 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
           evaluate_every: int = 0,
           evaluate: Callable[[int, float], None] | None = None) -> TrainOutcome:
     """Run ``model.train_step`` until ``config.steps``, checkpointing to ``checkpoint``.
+    A model with a ``fit_training_set(x, y)`` method gets the whole split first, once.
 
     ``meta`` is stored in every checkpoint (model, dataset, config, seed, run id) so a checkpoint
     alone is enough to rebuild the model. ``progress(step, total, losses)`` is called each step.
@@ -219,6 +235,10 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
                            "rng": _rng_state(), "train_seconds": seconds()}, checkpoint)
 
     model.train()
+    fit = getattr(model, "fit_training_set", None)
+    if resume_from is None and callable(fit):
+        # Once, before the first step; a resumed run has the fit in its checkpoint.
+        fit(*batches.whole())
     with _stop_on_first_interrupt() as interrupt:
         while step < config.steps:
             x, y = batches.batch(step)

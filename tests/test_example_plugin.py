@@ -59,8 +59,9 @@ def test_models_lists_the_example_model(site):
     model = models["example-gaussian"]
     assert model["plugin"] == "example"
     assert model["family"] == "baseline"
-    assert model["capabilities"] == ["sample", "log_prob"]
+    assert model["capabilities"] == ["sample", "latent", "log_prob"]
     assert model["data"] == ["points", "images"]
+    assert models["example-kde"]["capabilities"] == ["sample", "log_prob"]
     assert "gan" in models  # the builtin plugin still loads beside it
 
 
@@ -71,7 +72,7 @@ def test_plugins_shows_the_example_distribution(site):
     assert example["distribution"] == "genbench-example"
     assert example["version"] == "0.1.0"
     assert example["module"] == "genbench_example"
-    assert example["provides"] == {"models": ["example-gaussian"]}
+    assert example["provides"] == {"models": ["example-gaussian", "example-kde"]}
 
 
 def test_run_trains_and_scores_on_ring8(site, tmp_path):
@@ -86,6 +87,33 @@ def test_run_trains_and_scores_on_ring8(site, tmp_path):
     names = {m["name"] for m in record["metrics"]}
     assert {"modes_covered", "FD[raw]"} <= names
     assert (Path(record["run_dir"]) / "checkpoint.pt").is_file()
+
+
+def test_kde_is_fitted_once_records_its_bandwidth_and_reloads_from_its_checkpoint(site,
+                                                                                  tmp_path):
+    work = tmp_path / "work"
+    record = genbench_json(site, "run", "example-kde", "--dataset", "ring8", "--set",
+                           "bandwidth=0.05", "--metrics", "likelihood,modes", "--device", "cpu",
+                           "--workdir", work)
+    assert record["status"] == "completed", record["message"]
+    assert record["evaluation"]["fitted"] == {"bandwidth": 0.05, "centres": 2000}
+    values = {m["name"]: m["value"] for m in record["metrics"]}
+    assert values["modes_covered"] == 8
+    # evaluate rebuilds it from the checkpoint: the (2000, 2) centres must come back.
+    again = genbench_json(site, "evaluate", record["run_id"], "--metrics", "likelihood",
+                          "--device", "cpu", "--workdir", work)
+    assert again["evaluation"]["fitted"] == record["evaluation"]["fitted"]
+    assert {m["name"]: m["value"] for m in again["metrics"]}["nll"] == values["nll"]
+    shown = genbench(site, "runs", "show", record["run_id"], "--workdir", work)
+    assert "Fitted by the model" in shown.stdout and "bandwidth   0.05" in shown.stdout
+
+
+def test_models_name_shows_the_example_settings(site):
+    model = genbench_json(site, "models", "example-kde")
+    assert (model["plugin"], model["distribution"]) == ("example", "genbench-example")
+    settings = {s["name"]: s for s in model["settings"]}
+    assert settings["rule"]["allowed"] == "one of scott, silverman"
+    assert settings["max_points"]["profiles"] == {"standard": 20000}
 
 
 def test_disabled_plugin_is_skipped(site):
@@ -187,6 +215,7 @@ def test_training_state_round_trip_includes_the_optimizer(example):
 
 def test_plugin_guide_shows_the_example_files_verbatim():
     guide = (REPO / "docs" / "plugins.md").read_text()
-    for name in ("pyproject.toml", "genbench_example/__init__.py", "genbench_example/model.py"):
+    for name in ("pyproject.toml", "genbench_example/__init__.py", "genbench_example/model.py",
+                 "genbench_example/kde.py"):
         text = (PLUGIN_SRC / name).read_text().rstrip("\n")
         assert f"\n{text}\n```" in guide, f"docs/plugins.md is out of date with {name}"

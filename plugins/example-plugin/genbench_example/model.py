@@ -1,4 +1,4 @@
-"""The model of the example plugin: a Gaussian with a learnable mean and diagonal covariance."""
+"""The example's diagonal Gaussian: a learnable mean and diagonal covariance."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ class DiagonalGaussian(GenerativeModel):
     def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 64,
                        generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """The "log_prob" capability: genbench's likelihood metric calls this on the test
-        split and reports NLL and bits/dim. The density is exact, so the key is "exact"."""
+        split and reports NLL and bits/dim. The density is exact, so the key is "exact".
+        Images arrive dequantised in genbench's [-1, 1] scale, the scale this density is
+        over, so nothing needs converting (a model working in [0, 1] would add
+        D * log(1/2) here, the change of variables)."""
         return {"exact": self.log_prob(x)}
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
@@ -49,12 +52,20 @@ class DiagonalGaussian(GenerativeModel):
         return {"nll": nll.item()}
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        # Noise on the CPU with the caller's generator, so samples are reproducible per seed
-        # whatever the device.
-        eps = torch.randn(n, *self.mean.shape, generator=generator).to(self.device)
-        x = self.mean + torch.exp(self.log_std) * eps
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The "latent" capability: the standard normal noise a sample is made from, drawn
+        on the CPU with the caller's generator (so samples depend on the seed only)."""
+        return torch.randn(n, self.mean.numel(), generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode latents into data: `genbench samples RUN --interpolate` draws with it."""
+        x = self.mean + torch.exp(self.log_std) * z.view(-1, *self.mean.shape)
         return x.clamp(-1.0, 1.0) if self.images else x
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.generate(self.latent(n, generator))
 
 
 def build(config, data: DataInfo) -> DiagonalGaussian:
