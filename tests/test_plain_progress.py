@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-import genbench.cli
+from genbench.cli import progress
 
 
 def test_a_run_prints_progress_lines_while_it_trains_and_scores(cli, workdir, monkeypatch):
-    monkeypatch.setattr(genbench.cli, "PLAIN_PROGRESS_SECONDS", 0.0)  # every update a line
+    monkeypatch.setattr(progress, "PLAIN_PROGRESS_SECONDS", 0.0)  # every update a line
     code, out, err = cli("run", "gan", "--dataset", "ring8", "--steps", "30", "--set",
                          "hidden=8", "--workdir", workdir)
     assert code == 0, err
@@ -25,7 +25,7 @@ def test_a_run_prints_progress_lines_while_it_trains_and_scores(cli, workdir, mo
 
 
 def test_lines_are_throttled(cli, workdir, monkeypatch):
-    monkeypatch.setattr(genbench.cli, "PLAIN_PROGRESS_SECONDS", 3600.0)
+    monkeypatch.setattr(progress, "PLAIN_PROGRESS_SECONDS", 3600.0)
     code, out, err = cli("run", "gan", "--dataset", "ring8", "--steps", "30", "--set",
                          "hidden=8", "--workdir", workdir)
     assert code == 0, err
@@ -35,7 +35,7 @@ def test_lines_are_throttled(cli, workdir, monkeypatch):
 
 
 def test_a_sweep_says_which_entry_runs(cli, workdir, monkeypatch):
-    monkeypatch.setattr(genbench.cli, "PLAIN_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PLAIN_PROGRESS_SECONDS", 0.0)
     code, out, err = cli("sweep", "--model", "gan", "--dataset", "ring8", "--seeds", "0,1",
                          "--steps", "10", "--set", "hidden=8", "--workdir", workdir)
     assert code == 0, err

@@ -479,9 +479,9 @@ def test_models_name_describes_the_model_and_its_settings_as_json(cli, fake_plug
 
 
 def test_models_name_prints_a_settings_table(cli, fake_plugin, monkeypatch):
-    import genbench.cli
+    from genbench.cli.output import out
 
-    monkeypatch.setattr(genbench.cli.out, "_width", 200)  # one row a line
+    monkeypatch.setattr(out, "_width", 200)  # one row a line
     fake_plugin("desc", SETTINGS)
     code, stdout, _ = cli("models", "described")
     assert code == 0

@@ -1,0 +1,148 @@
+"""What the commands share on the way in: the option aliases, each declared once, the help
+tidying that gives every option the same placeholder everywhere, and the parsing of values.
+
+A command's parameter is ``workdir: WorkdirOpt = DEFAULT_WORKDIR``; an option that only one
+command has, or that reads differently in each (``--seed``, ``--steps``, ``--set``, ``--out``:
+their help says what they do there), stays in its command.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+# One placeholder per option name, the same in every command's --help.
+METAVARS = {
+    "--dataset": "NAME", "--model": "NAMES", "--profile": "NAME", "--seed": "N",
+    "--seeds": "N,N,...", "--steps": "N", "--set": "KEY=VALUE", "--device": "DEVICE",
+    "--workdir": "DIR", "--data-root": "DIR", "--metrics": "NAMES", "--num-samples": "N",
+    "--extractor": "NAME", "--inception-weights": "FILE", "--iwae-k": "K", "--bootstrap": "N",
+    "--k": "K", "--n": "N", "--status": "STATUS", "--out": "PATH", "--alpha": "ALPHA",
+    "--limit": "N", "--at-budget": "SECONDS",
+}
+
+
+def _tidy_help(params) -> None:
+    """Flags show no type, options their placeholder from METAVARS, arguments their name in
+    capitals (typer's defaults were ``<bool>``, ``<str>`` and lower case)."""
+    for p in params:
+        if p.param_type_name == "argument":
+            p.metavar = p.metavar or p.name.upper()
+            p.display_type_rich = lambda ctx: None  # the name says it; no "<str>" beside it
+        elif getattr(p, "is_flag", False):
+            p.metavar = ""
+        elif p.metavar is None and p.opts[0] in METAVARS:
+            p.metavar = METAVARS[p.opts[0]]
+
+
+class _Command(typer.core.TyperCommand):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_help(self.params)
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        _tidy_help(params)
+        return params
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Direction(str, Enum):
+    AtoB = "AtoB"
+    BtoA = "BtoA"
+
+
+DEFAULT_WORKDIR = "genbench-work"
+
+
+def _named_workdir(value: str | None) -> str | None:
+    """An empty --workdir would scatter the store, runs and caches over the current folder."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must name a folder (empty would use the current one), e.g. "
+                                 "--workdir genbench-work")
+    return value
+
+
+_WORKDIR_HELP = "Where runs, checkpoints, the SQLite store and leaderboards are kept"
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for scripts.")]
+WorkdirOpt = Annotated[str, typer.Option(
+    "--workdir", envvar="GENBENCH_WORKDIR", callback=_named_workdir, help=_WORKDIR_HELP + ".")]
+# A `runs` subcommand's: None when not given, so that the one given before the subcommand
+# (`genbench runs --workdir W show RUN`) counts; the default is said in the help instead.
+SubWorkdirOpt = Annotated[str | None, typer.Option(
+    "--workdir", envvar="GENBENCH_WORKDIR", callback=_named_workdir,
+    help=_WORKDIR_HELP + f" (default: {DEFAULT_WORKDIR}).", show_default=False)]
+DatasetFilterOpt = Annotated[str | None, typer.Option(
+    "--dataset", "-d", help="Only this dataset.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu or cuda.")]
+MetricsOpt = Annotated[list[str] | None, typer.Option(
+    "--metrics", help="Metric families to compute (repeat or comma-separate); default: all that "
+                      "apply to the dataset. See `genbench metrics`.")]
+NumSamplesOpt = Annotated[int | None, typer.Option(
+    "--num-samples", min=2, help="Samples to generate for scoring (default: the size of the "
+                                 "reference split).")]
+
+ExtractorOpt = Annotated[str | None, typer.Option(
+    "--extractor", help="Feature space for FD/KID/IS/PRDC: evaluator (default for labelled "
+                        "images), raw (default otherwise), inception-v3. See `genbench "
+                        "extractors`.")]
+InceptionOpt = Annotated[str | None, typer.Option(
+    "--inception-weights", envvar="GENBENCH_INCEPTION_WEIGHTS",
+    help="Local file of torch-fidelity's Inception-v3 weights "
+         "(weights-inception-2015-12-05-6726825d.pth), for offline use.")]
+
+DataRootOpt = Annotated[str | None, typer.Option(
+    "--data-root", envvar="GENBENCH_DATA_ROOT",
+    help="Folder holding downloaded datasets (torchvision layouts) for mnist, cifar10, ...")]
+
+IwaeOpt = Annotated[int, typer.Option(
+    "--iwae-k", min=1,
+    help="Importance samples per test example for the IWAE likelihood bound of latent-variable "
+         "models (VAEs). Values other than 64 are recorded under their own names (bpd@k16).")]
+
+BootstrapOpt = Annotated[int | None, typer.Option(
+    "--bootstrap", min=0,
+    help="Resamples of the generated set behind each run's own 95% interval for FD and the "
+         "mode metrics (value ± 1.96 bootstrap SE). Default: 100, or 10 in feature spaces of "
+         "more than 512 dimensions (Inception); 0 turns it off.")]
+
+RunOrCheckpointArg = Annotated[str, typer.Argument(
+    help="A run id (see `genbench runs`) or a checkpoint file.", metavar="RUN|CHECKPOINT")]
+
+
+def _extractor_options(inception_weights: str | None, iwae_k: int = 64,
+                       bootstrap: int | None = None) -> dict:
+    options = {"inception_weights": inception_weights} if inception_weights else {}
+    if iwae_k != 64:
+        options["iwae_k"] = iwae_k
+    if bootstrap is not None:
+        options["bootstrap"] = bootstrap
+    return options
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """``--metrics fd,kid --metrics prdc`` -> ["fd", "kid", "prdc"]."""
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
