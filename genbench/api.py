@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from genbench.atomic import output_folder, write_text
+from genbench.atomic import hold_folder, output_folder, remove_leftovers, write_text
 from genbench.config import check_seed, config_dict, resolve_config
 from genbench.errors import DivergedError, GenbenchError
 from genbench.plugins import blame_plugins, get_registries, plugin_error
@@ -146,16 +146,50 @@ def config_hash(model: str, dataset: str, profile: str, config: dict[str, Any]) 
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _find_resumable(store: Store, model: str, dataset: str, seed: int, key: str) -> RunRecord:
-    candidates = store.query(
-        "model = ? AND dataset = ? AND seed = ? AND config_hash = ? AND status IN "
-        "('running', 'interrupted', 'failed')", (model, dataset, seed, key))
-    candidates = [r for r in candidates if (Path(r.run_dir) / "checkpoint.pt").is_file()]
-    if not candidates:
-        raise GenbenchError(f"nothing to resume: no interrupted run of {model} on {dataset} "
-                            f"with seed {seed} and this configuration has a checkpoint in "
-                            f"{store.path.parent}; run without --resume")
-    return candidates[-1]
+def _find_resumable(store: Store, model: str, dataset: str, seed: int,
+                    key: str) -> tuple[RunRecord, Path | None]:
+    """The run ``--resume`` continues, with the checkpoint it continues from.
+
+    A run killed with -9 is left ``running`` (nothing could record otherwise) and is resumed
+    like an interrupted one; one killed before its first checkpoint (None) starts again from
+    step 0 under its own id, which gives the same run since everything is seeded. When the
+    latest attempt completed, that record is returned: a kill may have come after the store's
+    commit, before record.json or the leaderboard were written, and --resume finishes those."""
+    mine = store.query("model = ? AND dataset = ? AND seed = ? AND config_hash = ?",
+                       (model, dataset, seed, key))
+    done = [i for i, r in enumerate(mine) if r.status == "completed"]
+    later = mine[done[-1] + 1:] if done else mine  # an attempt before a completed one is moot
+
+    def checkpoint(record: RunRecord) -> Path | None:
+        path = Path(record.run_dir or "") / "checkpoint.pt"
+        return path if record.run_dir and path.is_file() else None
+
+    saved = [r for r in later if r.status in ("running", "interrupted", "failed")
+             and checkpoint(r)]
+    if saved:
+        return saved[-1], checkpoint(saved[-1])
+    unsaved = [r for r in later if r.status in ("running", "interrupted")
+               and r.run_dir and inside(r.run_dir, store.workdir)]
+    if unsaved:
+        return unsaved[-1], None
+    if done:
+        return mine[done[-1]], None
+    raise GenbenchError(f"nothing to resume: no interrupted run of {model} on {dataset} "
+                        f"with seed {seed} and this configuration in "
+                        f"{store.path.parent}; run without --resume")
+
+
+def _finish_completed(store: Store, record: RunRecord, workdir: Path,
+                      notify: Callable[[str], None] | None) -> RunRecord:
+    """--resume of a run that completed: write what a kill may have kept from being written
+    after the store's commit (record.json, the leaderboard), and nothing else."""
+    run_dir = own_run_dir(record, workdir)
+    if notify:
+        notify(f"{record.run_id} already completed; nothing to resume")
+    remove_leftovers(run_dir)
+    save_record(store, record, run_dir)
+    render(store.runs(), workdir / "leaderboards", [record.dataset])
+    return record
 
 
 # The methods each capability promises (see genbench.model.GenerativeModel).
@@ -432,12 +466,16 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     net = build_model(model_spec, config, info, torch_device)
     resume_from = None
     if resume:
-        record = _find_resumable(store, model, dataset, seed, key)
-        resume_from = training.load_checkpoint(own_run_dir(record, workdir) / "checkpoint.pt")
+        record, saved = _find_resumable(store, model, dataset, seed, key)
+        if record.status == "completed":
+            return _finish_completed(store, record, workdir, notify)
+        own_run_dir(record, workdir)  # refused before anything is loaded from elsewhere
+        resume_from = training.load_checkpoint(saved) if saved else None
         record.status, record.message = "running", ""
         if notify:
-            notify(f"resuming {record.run_id} from step {resume_from['step']:,} of "
-                   f"{config.steps:,}")
+            notify(f"resuming {record.run_id} from step "
+                   f"{resume_from['step'] if resume_from else 0:,} of {config.steps:,}"
+                   + ("" if resume_from else " (it stopped before its first checkpoint)"))
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         # A folder dataset's name holds its path; the id is a folder name: no separators.
@@ -452,12 +490,19 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     record.git_revision = _git_revision()
     run_dir = own_run_dir(record, workdir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    record.updated = _now()
-    save_record(store, record, run_dir)
-
+    # Held until this run ends, however it ends: a resume of a run left 'running' checks that
+    # its process is really gone (the system drops the hold of a killed process).
+    hold = hold_folder(run_dir)
+    if hold is None:
+        raise GenbenchError(f"run {record.run_id} is running in another process (its folder "
+                            f"{run_dir} is held); wait for it, or stop it and --resume")
     started = time.perf_counter()
     previous_wall = record.wall_time if resume else 0.0
     try:
+        # Before the first save (it may raise): the hold is released in `finally`.
+        record.updated = _now()
+        save_record(store, record, run_dir)
+        remove_leftovers(run_dir)  # temporary files of writes a kill cut short
         batches = training.InMemoryBatches.from_data(train_data, config.batch_size, seed,
                                                      torch_device,
                                                      paired=dataset_spec.kind == "paired")
@@ -479,8 +524,13 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
             record.updated = _now()
             save_record(store, record, run_dir)
 
-        if not resume:
+        if resume_from is None:
             record.trajectory = []
+        else:
+            # Points scored after the checkpoint were saved in the record before a kill; the
+            # resumed run scores them again, so they must not stay twice.
+            record.trajectory = [p for p in record.trajectory
+                                 if p["step"] <= resume_from["step"]]
         outcome = training.train(net, batches, config, checkpoint=run_dir / "checkpoint.pt",
                                  meta=meta, resume_from=resume_from, progress=progress,
                                  evaluate_every=eval_every, evaluate=evaluate_now)
@@ -512,12 +562,15 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
             raise
         raise error from exc
     finally:
-        record.wall_time = previous_wall + time.perf_counter() - started
-        record.updated = _now()
-        save_record(store, record, run_dir)
-        if record.status == "completed":
-            # All runs: an anomaly protocol's board gathers the runs of every class.
-            render(store.runs(), workdir / "leaderboards", [dataset])
+        try:
+            record.wall_time = previous_wall + time.perf_counter() - started
+            record.updated = _now()
+            save_record(store, record, run_dir)
+            if record.status == "completed":
+                # All runs: an anomaly protocol's board gathers the runs of every class.
+                render(store.runs(), workdir / "leaderboards", [dataset])
+        finally:
+            hold.release()
     return record
 
 

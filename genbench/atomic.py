@@ -9,12 +9,19 @@ from pathlib import Path
 
 from genbench.errors import GenbenchError
 
+# Marks the temporary files of atomic writes. A process killed with -9 mid-write leaves its
+# temporary file behind (no ``finally`` runs); the mark lets the owner of a folder find such
+# leftovers and remove them (:func:`remove_leftovers`).
+PART = ".genbench-part"
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    # The temporary file keeps the extension last: writers that pick a format by it still can.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                               suffix=f"{PART}{path.suffix}")
     os.close(fd)
     try:
         write(tmp)
@@ -23,6 +30,55 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that killed atomic writes left in ``folder`` (not below it).
+
+    Only for a folder no other process is writing in (a run's folder while its run holds it,
+    see :func:`hold_folder`): a live writer's temporary file would vanish under it."""
+    removed = []
+    for leftover in Path(folder).glob(f".*{PART}*"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+class FolderHold:
+    """An exclusive lock on a folder (``flock`` on the folder itself), held while a process
+    works in it. The system drops it when the process ends however it ends, kill -9 included,
+    so a folder that cannot be held is in use by a live process: what tells a run left
+    ``running`` by a kill from one that is still running."""
+
+    def __init__(self, fd: int | None):
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    __del__ = release
+
+
+def hold_folder(folder: str | os.PathLike) -> FolderHold | None:
+    """Hold ``folder`` (see :class:`FolderHold`); None when another process holds it. Where
+    folders cannot be locked (Windows, some network file systems) the hold is granted."""
+    try:
+        import fcntl
+    except ImportError:
+        return FolderHold(None)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except OSError:  # no locks on this file system
+        os.close(fd)
+        return FolderHold(None)
+    return FolderHold(fd)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -56,7 +56,7 @@ def run(
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     resume: Annotated[bool, typer.Option(
         "--resume", metavar="",
-        help="Continue the latest interrupted run with the same model, dataset, "
+        help="Continue the latest interrupted or killed run with the same model, dataset, "
              "seed and settings from its last checkpoint.")] = False,
     metrics_: MetricsOpt = None,
     num_samples: NumSamplesOpt = None,

@@ -7,7 +7,8 @@ no longer lies in the workdir is read as the workdir's own ``runs/<same name>`` 
 one (the workdir was copied or moved since).
 
 Every write is one transaction, so an interrupted or failed run can never leave a half-written
-record, and a crash mid-run leaves a row with status ``running`` rather than a broken file.
+record, and a crash mid-run leaves a row with status ``running`` rather than a broken file
+(``run --resume`` continues such a run once no live process holds its folder).
 """
 
 from __future__ import annotations
