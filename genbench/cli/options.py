@@ -19,7 +19,7 @@ METAVARS = {
     "--seeds": "N,N,...", "--steps": "N", "--set": "KEY=VALUE", "--device": "DEVICE",
     "--workdir": "DIR", "--data-root": "DIR", "--metrics": "NAMES", "--num-samples": "N",
     "--extractor": "NAME", "--inception-weights": "FILE", "--iwae-k": "K", "--bootstrap": "N",
-    "--k": "K", "--n": "N", "--status": "STATUS", "--out": "PATH", "--alpha": "ALPHA",
+    "--k": "K", "--n": "N", "--status": "STATUS", "--out": "DIR", "--alpha": "ALPHA",
     "--limit": "N", "--at-budget": "SECONDS",
 }
 

@@ -1,0 +1,112 @@
+"""Help and output a new user reads (issue 15, item 8): no `<bool>` beside flags, one
+placeholder per option in every command, summaries that name every subcommand, run ids that are
+never folded, tables that fit 80 columns, spreads that are not ranked as quality, and a resume
+that says where it continues."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from genbench import api
+from genbench.cli import app
+from genbench.results.leaderboard import best_rows, summary_frame, to_markdown
+from genbench.results.record import MetricValue, RunRecord
+from genbench.results.store import Store
+
+COMMANDS = [[], ["models"], ["datasets"], ["metrics"], ["extractors"], ["plugins"], ["score"],
+            ["run"], ["evaluate"], ["samples"], ["sweep"], ["runs"], ["runs", "show"],
+            ["runs", "export"], ["runs", "import"], ["leaderboard"], ["leaderboard", "show"],
+            ["leaderboard", "render"], ["leaderboard", "compare"]]
+
+
+def invoke(*args, width: int = 80):
+    result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": str(width)})
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "genbench")
+def test_help_shows_placeholders_not_types(command):
+    code, out, _ = invoke(*command, "--help", width=100)
+    assert code == 0
+    assert "<bool>" not in out and "<str>" not in out and "<int>" not in out
+    usage = next(line for line in out.splitlines() if "Usage:" in line)
+    # Arguments in capitals, as the options' placeholders are.
+    for argument in re.findall(r"[{\[]([^}\]]+)[}\]]", usage):
+        assert argument == "OPTIONS" or argument.upper() == argument or "." in argument, usage
+
+
+def test_the_same_option_has_the_same_placeholder_everywhere():
+    seen: dict[str, set[str]] = {}
+    for command in COMMANDS:
+        _, out, _ = invoke(*command, "--help", width=120)
+        for name, placeholder in re.findall(r"│ [ *]*(--[a-z-]+)(?: +-[a-z])? +([A-Z][A-Z=,.]*)\b",
+                                            out):
+            seen.setdefault(name, set()).add(placeholder)
+    assert seen["--workdir"] == {"DIR"} and seen["--dataset"] == {"NAME"}
+    # --out is a folder (samples, sweep, leaderboard render) or, for runs export, a file.
+    assert seen.pop("--out") == {"DIR", "FILE"}
+    assert {k: v for k, v in seen.items() if len(v) > 1} == {}
+
+
+def test_every_subcommand_is_in_its_group_summary():
+    _, out, _ = invoke("--help", width=120)
+    line = next(x for x in out.splitlines() if "│ runs" in x)
+    assert all(word in line for word in ("List", "show", "export", "import"))
+
+
+def _runs(store: Store) -> None:
+    for model, base in (("dcgan", 5.6), ("sngan", 5.7)):
+        for seed in range(3):
+            run_id = f"{model}-digits-s{seed}-20261201-000000-ab{seed}{len(model)}"
+            metrics = [MetricValue("FD[evaluator]", base + seed / 3, False, "fd", "evaluator",
+                                   360, 360),
+                       MetricValue("coverage[evaluator]", 0.6 + seed / 50, True, "prdc",
+                                   "evaluator", 360, 360),
+                       MetricValue("kid_std[evaluator]", 0.01 * (seed + 1), False, "kid",
+                                   "evaluator", 360, 360)]
+            store.save(RunRecord(run_id=run_id, model=model, dataset="digits", split="test",
+                                 profile="quick", seed=seed, config={}, status="completed",
+                                 created=run_id, metrics=metrics))
+
+
+def test_compare_and_runs_fit_80_columns_and_keep_run_ids_whole(tmp_path):
+    _runs(Store(tmp_path))
+    code, out, err = invoke("leaderboard", "compare", "dcgan@digits", "sngan@digits",
+                            "--workdir", tmp_path)
+    assert code == 0, err
+    assert max(map(len, out.splitlines())) <= 80
+    assert re.search(r"FD ↓ +5\.933 ± ", out) and "cov ↑" in out  # names never folded
+    assert "kid_std" not in out, "a spread is no quality to compare"
+    code, out, err = invoke("runs", "--workdir", tmp_path)
+    assert code == 0, err
+    assert "dcgan-digits-s0-20261201-000000-ab05" in out  # whole, on one line
+
+
+def test_spreads_have_no_direction_and_are_never_bold(tmp_path):
+    _runs(Store(tmp_path))
+    records = Store(tmp_path).runs()
+    frame, directions = summary_frame(records)
+    assert "kid_std[evaluator]" not in best_rows(frame, directions)
+    md = to_markdown("digits", __import__("genbench.results.leaderboard", fromlist=["x"])
+                     .leaderboard_frame(records), records)
+    assert "kid_std[evaluator] ↓" not in md and "kid_std[evaluator]" in md
+
+
+def test_resume_says_which_run_and_step(tmp_path):
+    def stop_at_3(step, total, losses):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.run("gan", "ring8", steps=4, overrides=("hidden=8", "checkpoint_every=2"),
+                workdir=tmp_path, num_samples=200, extractor_options={"bootstrap": 0},
+                progress=stop_at_3)
+    (stopped,) = [r.run_id for r in Store(tmp_path).runs() if r.status == "interrupted"]
+    code, out, err = invoke("run", "gan", "--dataset", "ring8", "--steps", "4", "--set",
+                            "hidden=8", "--set", "checkpoint_every=2", "--num-samples", "200",
+                            "--bootstrap", "0", "--resume", "--workdir", tmp_path, width=200)
+    assert code == 0, err
+    assert f"resuming {stopped} from step 2 of 4" in out
