@@ -10,7 +10,7 @@ one uninterrupted run exactly; the store must hold that one run, and its folder 
 files.
 
 Crashes at the exact moments a timed kill can only make likely (half-way through a checkpoint
-write, between the store's commit and record.json) are caused deterministically in a forked
+write, between the store's commit and record.json) are caused deterministically in a child
 process by the tests at the end."""
 
 from __future__ import annotations
@@ -234,12 +234,17 @@ def whole(tmp_path_factory):
     return api.run("gan", "ring8", workdir=tmp_path_factory.mktemp("whole"), **FAST)
 
 
+# Spawned, not forked: a fork of a process whose torch/OpenMP worker threads have run (as they
+# have after other tests in the same session) can hang in the child before it does anything.
+CHILDREN = multiprocessing.get_context("spawn")
+
+
 def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run_and_die(workdir: Path, point: str) -> None:
-    """In a forked process: the run, which SIGKILLs its own process at ``point``."""
+    """In a child process: the run, which SIGKILLs its own process at ``point``."""
     if point.startswith("checkpoint write"):
         nth, real, seen = int(point.split()[-1]), torch.save, []
 
@@ -273,7 +278,7 @@ def run_and_die(workdir: Path, point: str) -> None:
                                    "after the store's commit"])
 def test_a_kill_at_a_chosen_moment_then_resume_ends_as_the_whole_run(point, whole, tmp_path):
     work = tmp_path / "work"
-    child = multiprocessing.get_context("fork").Process(target=run_and_die, args=(work, point))
+    child = CHILDREN.Process(target=run_and_die, args=(work, point))
     child.start()
     child.join(120)
     assert child.exitcode == -signal.SIGKILL
@@ -312,7 +317,7 @@ def test_resume_refuses_a_run_whose_process_is_alive(tmp_path):
     from genbench.atomic import hold_folder
 
     work = tmp_path / "work"
-    child = multiprocessing.get_context("fork").Process(target=run_and_die,
+    child = CHILDREN.Process(target=run_and_die,
                                                         args=(work, "training"))
     child.start()
     child.join(120)
