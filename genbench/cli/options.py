@@ -37,29 +37,27 @@ def _tidy_help(params) -> None:
             p.metavar = METAVARS[p.opts[0]]
 
 
-class _Command(typer.core.TyperCommand):
+class _PlainHelpFlag:
+    """--help/-h is a flag too: no ``<bool>`` beside it."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Command(_PlainHelpFlag, typer.core.TyperCommand):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _tidy_help(self.params)
 
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
 
-
-class _Group(typer.core.TyperGroup):
+class _Group(_PlainHelpFlag, typer.core.TyperGroup):
     def get_params(self, ctx):
         params = super().get_params(ctx)
         _tidy_help(params)
         return params
-
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
 
 
 class Format(str, Enum):
