@@ -44,6 +44,9 @@ class MetricContext:
     # counts...): gathered into the run record's ``evaluation``.
     notes: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)  # tensors for pictures, not stored
+    # What a metric computes once of the reference and reuses for the bootstrap's resamples
+    # (which share this dict): valid for this context's real features only.
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 # --- the builtin metrics' compute functions -------------------------------------------------
@@ -55,9 +58,13 @@ def compute_modes(ctx: MetricContext) -> dict[str, float]:
 
 
 def compute_fd(ctx: MetricContext) -> dict[str, float]:
-    from genbench.metrics.frechet import frechet_distance
+    from genbench.metrics.frechet import FrechetReference
 
-    return {"FD": frechet_distance(ctx.real_features.features, ctx.fake_features.features)}
+    # The reference's factor once, not once per bootstrap resample.
+    reference = ctx.cache.get("frechet")
+    if reference is None:
+        reference = ctx.cache["frechet"] = FrechetReference(ctx.real_features.features)
+    return {"FD": reference.distance(ctx.fake_features.features)}
 
 
 def compute_kid(ctx: MetricContext) -> dict[str, float]:

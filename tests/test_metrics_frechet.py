@@ -165,3 +165,55 @@ def test_too_few_samples_raises():
         gaussian_stats(np.ones((1, 5)))
     with pytest.raises(ValueError, match="at least 2 samples"):
         frechet_distance(np.ones((1, 5)), np.ones((4, 5)))
+
+
+@pytest.mark.parametrize("n_real, n_fake, d", [
+    (40, 40, 100),   # both sets narrower than the space: Gram path on both sides
+    (30, 200, 60),   # reference narrower, generated wider
+    (200, 30, 60),   # reference wider (Cholesky factor), generated narrower
+    (300, 300, 20),  # both wider: the covariance route
+])
+def test_reference_route_matches_covariances_and_sqrtm(n_real, n_fake, d):
+    from genbench.metrics.frechet import FrechetReference
+
+    rng = np.random.default_rng(n_real + n_fake + d)
+    mix = rng.standard_normal((d, d)) / np.sqrt(d)
+    real = rng.standard_normal((n_real, d)) @ mix
+    fake = rng.standard_normal((n_fake, d)) @ mix * 1.3 + 0.2
+    mu1, s1 = gaussian_stats(real)
+    mu2, s2 = gaussian_stats(fake)
+    expected = _sqrtm_reference(mu1, s1, mu2, s2)
+    reference = FrechetReference(real)
+    # sqrtm of a singular product is itself only good to about 1e-7 (the existing tests' 1e-6).
+    assert reference.distance(fake) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(real, fake) == pytest.approx(
+        frechet_distance_from_stats(mu1, s1, mu2, s2), rel=1e-9)
+    # Reused: the second set scores as if alone.
+    other = rng.standard_normal((n_fake, d))
+    assert reference.distance(other) == pytest.approx(frechet_distance(real, other), rel=1e-12)
+
+
+def test_singular_wide_reference_falls_back_to_the_symmetric_root():
+    from genbench.metrics.frechet import FrechetReference
+
+    rng = np.random.default_rng(11)
+    real = rng.standard_normal((500, 10)) @ rng.standard_normal((10, 30))  # rank 10 in 30-d
+    fake = rng.standard_normal((400, 30))
+    mu1, s1 = gaussian_stats(real)
+    mu2, s2 = gaussian_stats(fake)
+    got = FrechetReference(real).distance(fake)
+    assert got == pytest.approx(_sqrtm_reference(mu1, s1, mu2, s2), rel=1e-6)
+
+
+def test_reference_refuses_mismatched_or_bad_sets():
+    from genbench.metrics.frechet import FrechetReference
+
+    reference = FrechetReference(np.random.default_rng(0).standard_normal((10, 4)))
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        reference.distance(np.zeros((10, 5)))
+    with pytest.raises(ValueError, match="at least 2"):
+        reference.distance(np.zeros((1, 4)))
+    bad = np.zeros((10, 4))
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        reference.distance(bad)

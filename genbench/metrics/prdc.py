@@ -161,13 +161,17 @@ def _prdc(
             in_real_ball |= inside.any(dim=0)
             recalled.append((d2 < r2_fake).any(dim=1))
 
+    # Counts divided in Python: each value is the exact ratio of two integers, the same on every
+    # device (a mean reduced on a GPU can differ from the CPU's in the last bit).
     out: dict[str, float] = {}
     if with_pr:
-        out["precision"] = float(in_real_ball.double().mean())
-        out["recall"] = float(torch.cat(recalled).double().mean())
+        recalled_all = torch.cat(recalled)
+        out["precision"] = int(in_real_ball.sum()) / in_real_ball.numel()
+        out["recall"] = int(recalled_all.sum()) / recalled_all.numel()
     if with_dc:
-        out["density"] = float(pairs.double() / (k_dc * m))
-        out["coverage"] = float(torch.cat(covered).double().mean())
+        covered_all = torch.cat(covered)
+        out["density"] = int(pairs) / (k_dc * m)
+        out["coverage"] = int(covered_all.sum()) / covered_all.numel()
     return out
 
 
