@@ -8,6 +8,8 @@ their help says what they do there), stays in its command.
 
 from __future__ import annotations
 
+import inspect
+import re
 from enum import Enum
 from typing import Annotated
 
@@ -37,8 +39,38 @@ def _tidy_help(params) -> None:
             p.metavar = METAVARS[p.opts[0]]
 
 
+_LIST_ITEM = re.compile(r"\s|[-*•]\s|\d+[.)]\s")
+
+
+def _reflow(text: str | None) -> str | None:
+    """Docstring paragraphs as one line each, so the terminal wraps them (typer keeps the
+    docstring's own line breaks after the first paragraph, which then wrap twice). Lines that
+    start a list item or are indented keep their break."""
+    if not text:
+        return text
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines = paragraph.split("\n")
+        if paragraph.startswith("\b"):
+            paragraphs.append(paragraph)
+            continue
+        joined = [lines[0]]
+        for line in lines[1:]:
+            if _LIST_ITEM.match(line):
+                joined.append(line)
+            else:
+                joined[-1] = f"{joined[-1]} {line}"
+        paragraphs.append("\n".join(joined))
+    return "\n\n".join(paragraphs)
+
+
 class _PlainHelpFlag:
-    """--help/-h is a flag too: no ``<bool>`` beside it."""
+    """--help/-h is a flag too: no ``<bool>`` beside it. Help text is reflowed (
+    :func:`_reflow`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = _reflow(self.help)
 
     def get_help_option(self, ctx):
         option = super().get_help_option(ctx)
