@@ -313,16 +313,17 @@ class PixelCNN(GenerativeModel):
                                 f"{tuple(x.shape[1:])}")
         return to_bins(x.to(self.device))
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         k = self._bins(x)
         loss = -self.net.log_probs(k).mean()
         opt = self.optimizers["model"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        self.steps_done += 1
-        value = loss.item()
-        return {"loss": value, "bits_per_dim": value / math.log(2)}
+        self.count_step()
+        value = loss.detach()
+        # In float64, as Python divided the float it was read as.
+        return {"loss": value, "bits_per_dim": value.double() / math.log(2)}
 
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 64,
