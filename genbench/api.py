@@ -183,7 +183,8 @@ def _find_resumable(store: Store, model: str, dataset: str, seed: int,
     if done:
         return mine[done[-1]], None
     raise GenbenchError(f"nothing to resume: no interrupted run of {model} on {dataset} "
-                        f"with seed {seed} and this configuration in "
+                        f"with seed {seed} and this configuration (settings, --precision, "
+                        f"--channels-last and --compile included) in "
                         f"{store.path.parent}; run without --resume")
 
 
@@ -569,7 +570,6 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                                  evaluate_every=eval_every, evaluate=evaluate_now,
                                  log_every=speed.log_interval(torch_device),
                                  precision=speed.precision, compiled=bool(compiled))
-        speeds.uncompile(compiled)  # scored as every run is: fp32, eager
         record.steps = outcome.step
         if outcome.history.get("step"):
             plots.loss_curves(outcome.history, run_dir / "losses.png",
@@ -577,8 +577,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record.status, record.message = outcome.status, outcome.message
         if outcome.status == "completed":
             try:
-                _score_and_draw(record, model_spec, dataset_spec, net, config, metrics,
-                                num_samples, run_dir, scoring, eval_progress, info.shape)
+                with speeds.eager(compiled):  # scored as every run is: fp32, eager
+                    _score_and_draw(record, model_spec, dataset_spec, net, config, metrics,
+                                    num_samples, run_dir, scoring, eval_progress, info.shape)
             except DivergedError as exc:
                 record.status, record.message = "diverged", str(exc)
             if eval_every and record.status == "completed":

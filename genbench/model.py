@@ -139,6 +139,10 @@ def _mirror_step_count(module: nn.Module, incompatible_keys) -> None:
 FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 
 
+def _fusable(param: torch.Tensor) -> bool:
+    return param.device.type == "cuda" and param.is_floating_point()
+
+
 def fit_optimizers(optimizers) -> None:
     """Give each optimizer the fastest kernels its parameters' device has: ``fused`` on CUDA
     for Adam, AdamW and SGD, torch's defaults elsewhere (so CPU results do not change).
@@ -155,8 +159,7 @@ def fit_optimizers(optimizers) -> None:
             if "fused" not in group or group.get("capturable") or group.get("differentiable"):
                 continue
             params = group["params"]
-            fused = bool(params) and all(p.device.type == "cuda" and p.is_floating_point()
-                                          for p in params)
+            fused = bool(params) and all(_fusable(p) for p in params)
             group["fused"] = fused or None
             if fused:
                 group["foreach"] = None

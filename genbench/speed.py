@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,8 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 COMPILE_BACKEND = "inductor"
 # Steps between reads of the losses on a GPU: each read waits for the GPU to finish.
 LOG_EVERY_GPU = 50
+# torch's recompilation limit while a model is compiled (see compile_networks).
+RECOMPILE_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _cpp_compiler() -> str | None:
 
 def prepare(model, options: SpeedOptions) -> list:
     """Apply the options to a model already on its device: channels_last for its 4-D weights,
-    then torch.compile for its networks. Returns the modules compiled (see :func:`eager`)."""
+    then torch.compile for its networks. Returns the modules compiled."""
     import torch
 
     from genbench.model import fit_optimizers
@@ -134,30 +135,34 @@ def compile_networks(model, mode: str) -> list:
     not change, so checkpoints stay interchangeable with uncompiled runs): each child module
     with parameters, and each of its children with parameters, since models call parts of
     a network directly (a discriminator's ``features``). Compilation itself happens at the
-    first call; :func:`genbench.training.train` reports its failure."""
+    first call; :func:`genbench.training.train` reports its failure.
+
+    Every module compiled this way shares one code object (``Module._call_impl``) and so
+    torch's limit on recompilations of it (8 by default: beyond it, torch silently runs
+    eagerly): the limit is raised to :data:`RECOMPILE_LIMIT`, and what earlier runs in this
+    process compiled is dropped (a sweep compiles one model after another)."""
+    import torch
+
+    if not hasattr(torch.compiler, "set_stance"):
+        raise GenbenchError(f"--compile needs torch 2.6 or newer (this is torch "
+                            f"{torch.__version__}); upgrade torch or run without --compile")
+    torch._dynamo.reset()
+    config = torch._dynamo.config
+    config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
     kwargs = {"mode": mode} if COMPILE_BACKEND == "inductor" else {}
-    compiled = []
+    compiled: list = []
     for child in model.children():
         for module in (child, *child.children()):
-            if any(True for _ in module.parameters()) and module not in compiled:
+            if any(True for _ in module.parameters()) and all(m is not module for m in compiled):
                 module.compile(backend=COMPILE_BACKEND, **kwargs)
                 compiled.append(module)
     return compiled
 
 
-def uncompile(modules: list) -> None:
-    """Back to the eager modules (what ``nn.Module.compile`` set is its only change)."""
-    for module in modules:
-        module._compiled_call_impl = None
+def eager(compiled: list):
+    """Run compiled modules eagerly inside (scoring): ``torch.compiler.set_stance``."""
+    if not compiled:
+        return nullcontext()
+    import torch
 
-
-@contextmanager
-def eager(modules: list) -> Iterator[None]:
-    """The modules run uncompiled inside (scoring during training), compiled again after."""
-    saved = [module._compiled_call_impl for module in modules]
-    uncompile(modules)
-    try:
-        yield
-    finally:
-        for module, call in zip(modules, saved, strict=True):
-            module._compiled_call_impl = call
+    return torch.compiler.set_stance("force_eager")

@@ -233,16 +233,13 @@ class _PendingLosses:
                     raise GenbenchError(f"train_step returned a tensor of shape "
                                         f"{tuple(value.shape)} for {key!r}; return one number "
                                         f"per loss (a 0-d tensor such as loss.detach())")
-                value = value.detach()
-                if value.device.type == "cpu":
-                    value = value.item()  # no device to wait for
-                else:
-                    where = tensors.setdefault(value.device, [])
-                    index = self.counts.get(value.device, 0) + len(where)
-                    where.append(value.reshape(()).to(torch.float64))  # exact for any float
-                    entries.append((key, (value.device, index)))
-                    continue
-            entries.append((key, value))
+                # CPU tensors too: one code path, the one a GPU takes, whatever the device.
+                where = tensors.setdefault(value.device, [])
+                index = self.counts.get(value.device, 0) + len(where)
+                where.append(value.detach().reshape(()).to(torch.float64))  # exact
+                entries.append((key, (value.device, index)))
+            else:
+                entries.append((key, value))
         for device, values in tensors.items():
             # A fresh tensor per step: a compiled model's outputs may be overwritten by its
             # next call (CUDA graphs), and the step's own tensors can be freed.
