@@ -152,7 +152,8 @@ def sweep(
 
     Entries run one after another, in this process, each checked before anything runs
     (names, model/dataset pairs, settings). An entry is skipped when the store already holds
-    a completed run with the same model, dataset, seed and configuration, so rerunning an
+    a completed run with the same model, dataset, seed and configuration (--precision,
+    --channels-last and --compile included), so rerunning an
     interrupted sweep continues where it stopped (an entry interrupted with a checkpoint
     resumes from it). Exit code 1 if an entry failed or diverged, 130 after Ctrl-C.
 
