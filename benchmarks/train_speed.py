@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
 import tempfile
@@ -169,6 +170,7 @@ def main() -> None:
     parser.add_argument("--no-compile", action="store_true",
                         help="skip the compiled variants (compiling takes minutes on a CPU)")
     args = parser.parse_args()
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime"
     device = torch.device(args.device)
     training.atomic_torch_save = lambda obj, path: None  # checkpoints are not timed
     torch.manual_seed(0)

@@ -172,8 +172,10 @@ class GatedPixelCNN(nn.Module):
         return self.logits_from_inputs(self.embed(k))
 
     def log_probs(self, k: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) log-probability of each value given the values before it."""
-        logp = F.log_softmax(self.logits(k), dim=2)
+        """(N, C, H, W) log-probability of each value given the values before it. The
+        softmax is over 256 values in float32 even under bf16 autocast (where a bf16
+        log-probability would be too coarse to train on)."""
+        logp = F.log_softmax(self.logits(k).float(), dim=2)
         return logp.gather(2, k.unsqueeze(2)).squeeze(2)
 
     def log_prob(self, k: torch.Tensor) -> torch.Tensor:
