@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import subprocess
 import tempfile
 import time
@@ -141,8 +142,15 @@ def _environment(device, model: ModelSpec) -> tuple[dict, dict]:
     return hardware, versions
 
 
-def config_hash(model: str, dataset: str, profile: str, config: dict[str, Any]) -> str:
-    blob = json.dumps([model, dataset, profile, config], sort_keys=True, default=str)
+def config_hash(model: str, dataset: str, profile: str, config: dict[str, Any],
+                options: dict[str, Any] | None = None) -> str:
+    """What identifies a configuration: runs with equal hashes are seeds of one row, a sweep
+    skips an entry whose hash completed, --resume continues a run of the same hash.
+    ``options`` are the training options that may change the numbers and differ from the
+    defaults (:meth:`genbench.speed.SpeedOptions.hashed`); without them the hash is the one
+    runs had before those options existed."""
+    blob = json.dumps([model, dataset, profile, config] + ([options] if options else []),
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -175,7 +183,8 @@ def _find_resumable(store: Store, model: str, dataset: str, seed: int,
     if done:
         return mine[done[-1]], None
     raise GenbenchError(f"nothing to resume: no interrupted run of {model} on {dataset} "
-                        f"with seed {seed} and this configuration in "
+                        f"with seed {seed} and this configuration (settings, --precision, "
+                        f"--channels-last and --compile included) in "
                         f"{store.path.parent}; run without --resume")
 
 
@@ -211,8 +220,12 @@ def build_model(spec: ModelSpec, config, data_info, device):
                 raise GenbenchError(f"model {spec.name!r} declares the capability "
                                     f"{capability!r} but has no {method}() method; fix the "
                                     f"plugin or drop the capability from its ModelSpec")
+    from genbench.model import fit_optimizers
+
     with blame_plugins(spec.name):
-        return model.to(device)
+        model = model.to(device)
+        fit_optimizers(getattr(model, "optimizers", {}).values())  # fused kernels on CUDA
+        return model
 
 
 def generate(model, n: int, seed: int):
@@ -428,21 +441,32 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         progress: Progress | None = None, eval_progress: EvalProgress | None = None,
         extractor: str | None = None, extractor_options: dict | None = None,
         data_root: str | None = None, eval_every: int = 0,
-        notify: Callable[[str], None] | None = None) -> RunRecord:
+        notify: Callable[[str], None] | None = None, precision: str = "fp32",
+        channels_last: bool = False, compile: bool | str = False,
+        log_every: int | None = None) -> RunRecord:
     """Train ``model`` on ``dataset``, score it, store the record, update the leaderboard.
 
     ``notify(text)`` hears what happens beside the progress (which run a resume continues).
 
     ``eval_every=N`` also scores the model every N steps during training (without the
     bootstrap intervals) and keeps the trajectory of (step, training seconds, metrics) in the
-    record, ending with the final scores."""
+    record, ending with the final scores.
+
+    Training speed (:mod:`genbench.speed`): ``precision`` "fp32" or "bf16" (autocast around
+    each training step), ``channels_last`` (4-D weights and image batches),
+    ``compile`` (True or a torch.compile mode: the model's networks are compiled in place),
+    ``log_every`` (steps between reads of the losses; default 1 on the CPU, 50 on a GPU)."""
+    from genbench.speed import SpeedOptions
+
     check_seed(seed)
+    speed = SpeedOptions.of(precision, channels_last, compile, log_every)
     registries = get_registries()
     model_spec = registries.models.get(model)
     dataset_spec = registries.datasets.get(dataset)
     check_compatible(model_spec, dataset_spec)
     config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
     torch_device = resolve_device(device)
+    speed.check_device(torch_device)
     workdir = prepare_workdir(workdir)
     store = Store(workdir)  # a corrupt store is refused before anything is written
     extractor_options = {**(extractor_options or {}), "data_root": data_root,
@@ -451,10 +475,11 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                               extractor_options, model_spec, eval_progress)
 
     from genbench import plots, training
+    from genbench import speed as speeds
     from genbench.model import DataInfo
 
     cfg = config_dict(config)
-    key = config_hash(model, dataset, profile, cfg)
+    key = config_hash(model, dataset, profile, cfg, speed.hashed())
     # Data and model first: a missing dataset or a setting the model refuses is the user's to
     # fix, and leaves nothing behind in the store.
     training.seed_everything(seed)
@@ -464,6 +489,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     info = DataInfo(dataset_spec.kind, train_data.example_shape, dataset_spec.num_classes,
                     train_data.target_shape)
     net = build_model(model_spec, config, info, torch_device)
+    with blame_plugins(model_spec.name):
+        compiled = speeds.prepare(net, speed)
     resume_from = None
     if resume:
         record, saved = _find_resumable(store, model, dataset, seed, key)
@@ -471,6 +498,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
             return _finish_completed(store, record, workdir, notify)
         own_run_dir(record, workdir)  # refused before anything is loaded from elsewhere
         resume_from = training.load_checkpoint(saved) if saved else None
+        previous = record.status, record.message
         record.status, record.message = "running", ""
         if notify:
             notify(f"resuming {record.run_id} from step "
@@ -483,9 +511,11 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         run_id = f"{model}-{safe}-s{seed}-{stamp}-{secrets.token_hex(2)}"
         record = RunRecord(run_id=run_id, model=model, dataset=dataset, split="",
                            profile=profile, seed=seed, config=cfg, created=_now(),
-                           overrides=([f"steps={steps}"] if steps else []) + list(overrides),
+                           overrides=([f"steps={steps}"] if steps else []) + list(overrides)
+                           + speed.settings(),
                            run_dir=str((workdir / "runs" / run_id).resolve()), config_hash=key)
     record.device = str(torch_device)
+    record.training = speed.describe(torch_device)
     record.hardware, record.versions = _environment(torch_device, model_spec)
     record.git_revision = _git_revision()
     run_dir = own_run_dir(record, workdir)
@@ -498,6 +528,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                             f"{run_dir} is held); wait for it, or stop it and --resume")
     started = time.perf_counter()
     previous_wall = record.wall_time if resume else 0.0
+    discard = False
     try:
         # Before the first save (it may raise): the hold is released in `finally`.
         record.updated = _now()
@@ -505,18 +536,21 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         remove_leftovers(run_dir)  # temporary files of writes a kill cut short
         batches = training.InMemoryBatches.from_data(train_data, config.batch_size, seed,
                                                      torch_device,
-                                                     paired=dataset_spec.kind == "paired")
+                                                     paired=dataset_spec.kind == "paired",
+                                                     channels_last=speed.channels_last)
         meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,
                 "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape),
-                "target_shape": list(info.target_shape)}
+                "target_shape": list(info.target_shape), "options": speed.hashed()}
+
         def evaluate_now(step: int, seconds: float) -> None:
             point = {"step": step, "seconds": round(seconds, 3), "metrics": {}}
             try:
-                values, *_ = _score(record, model_spec, dataset_spec, net, config, metrics,
-                                    num_samples, scoring, eval_progress and (
-                                        lambda what, done, total: eval_progress(
-                                            f"step {step}: {what}", done, total)),
-                                    info.shape, bootstrap=False)
+                with speeds.eager(compiled):
+                    values, *_ = _score(record, model_spec, dataset_spec, net, config,
+                                        metrics, num_samples, scoring, eval_progress and (
+                                            lambda what, done, total: eval_progress(
+                                                f"step {step}: {what}", done, total)),
+                                        info.shape, bootstrap=False)
                 point["metrics"] = {m.name: m.value for m in values}
             except DivergedError as exc:  # training goes on; the final scoring decides
                 point["message"] = str(exc)
@@ -533,7 +567,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                                  if p["step"] <= resume_from["step"]]
         outcome = training.train(net, batches, config, checkpoint=run_dir / "checkpoint.pt",
                                  meta=meta, resume_from=resume_from, progress=progress,
-                                 evaluate_every=eval_every, evaluate=evaluate_now)
+                                 evaluate_every=eval_every, evaluate=evaluate_now,
+                                 log_every=speed.log_interval(torch_device),
+                                 precision=speed.precision, compiled=bool(compiled))
         record.steps = outcome.step
         if outcome.history.get("step"):
             plots.loss_curves(outcome.history, run_dir / "losses.png",
@@ -541,8 +577,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         record.status, record.message = outcome.status, outcome.message
         if outcome.status == "completed":
             try:
-                _score_and_draw(record, model_spec, dataset_spec, net, config, metrics,
-                                num_samples, run_dir, scoring, eval_progress, info.shape)
+                with speeds.eager(compiled):  # scored as every run is: fp32, eager
+                    _score_and_draw(record, model_spec, dataset_spec, net, config, metrics,
+                                    num_samples, run_dir, scoring, eval_progress, info.shape)
             except DivergedError as exc:
                 record.status, record.message = "diverged", str(exc)
             if eval_every and record.status == "completed":
@@ -551,6 +588,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                                           "metrics": {m.name: m.value for m in record.metrics}})
     except KeyboardInterrupt:
         record.status, record.message = "interrupted", "interrupted; rerun with --resume"
+        raise
+    except training.CompileError:
+        discard = True  # nothing was trained: the run leaves no trace
         raise
     except GenbenchError as exc:
         record.status, record.message = "failed", str(exc)
@@ -563,12 +603,19 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         raise error from exc
     finally:
         try:
-            record.wall_time = previous_wall + time.perf_counter() - started
-            record.updated = _now()
-            save_record(store, record, run_dir)
-            if record.status == "completed":
-                # All runs: an anomaly protocol's board gathers the runs of every class.
-                render(store.runs(), workdir / "leaderboards", [dataset])
+            if discard and not resume:
+                store.delete(record.run_id)
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                if discard:
+                    record.status, record.message = previous
+                else:
+                    record.wall_time = previous_wall + time.perf_counter() - started
+                record.updated = _now()
+                save_record(store, record, run_dir)
+                if record.status == "completed":
+                    # All runs: an anomaly protocol's board gathers the runs of every class.
+                    render(store.runs(), workdir / "leaderboards", [dataset])
         finally:
             hold.release()
     return record
@@ -752,6 +799,8 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
              extractor: str | None = None, extractor_options: dict | None = None,
              data_root: str | None = None) -> RunRecord:
     """Re-score a trained model without training: ``target`` is a run id or a checkpoint file."""
+    from genbench.speed import settings_of
+
     store = Store(prepare_workdir(workdir))
     loaded = load_trained(target, store, device)
     ckpt, model_spec, dataset_spec, config, torch_device, net, path = (
@@ -764,8 +813,10 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         record = RunRecord(run_id=ckpt["run_id"], model=ckpt["model"], dataset=ckpt["dataset"],
                            split="", profile=ckpt["profile"], seed=ckpt["seed"],
                            config=ckpt["config"], created=_now(), steps=ckpt["step"],
+                           overrides=settings_of(ckpt.get("options") or {}),
                            config_hash=config_hash(ckpt["model"], ckpt["dataset"],
-                                                   ckpt["profile"], ckpt["config"]),
+                                                   ckpt["profile"], ckpt["config"],
+                                                   ckpt.get("options")),
                            run_dir=str(run_folder(store, ckpt["run_id"])), status="completed",
                            message=f"evaluated from checkpoint {path}")
         record.hardware, record.versions = _environment(torch_device, model_spec)

@@ -73,10 +73,30 @@ class GenerativeModel(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        # The ``steps_done`` buffer (where a model has one) as a Python int: reading a buffer
+        # on a GPU waits for every queued kernel, reading this does not.
+        self.step_count = 0
+        self.register_load_state_dict_post_hook(_mirror_step_count)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
-        """One optimisation step on a batch; returns the losses to log."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None
+                   ) -> dict[str, torch.Tensor | float]:
+        """One optimisation step on a batch; returns the losses to log, by name.
+
+        Return each loss as a detached 0-d tensor (``loss.detach()``), not ``loss.item()``:
+        ``.item()`` makes the CPU wait for the GPU at every step, while genbench reads all
+        the losses of ``log_every`` steps in one transfer. Plain floats are accepted too
+        (numbers computed on the CPU). Avoid other reads of device values in a step as well
+        (``int(buffer)``, ``if tensor.any():``); keep counters as Python ints
+        (:meth:`count_step`)."""
         raise NotImplementedError
+
+    def count_step(self) -> int:
+        """Add one to the ``steps_done`` buffer (saved in checkpoints) and to
+        :attr:`step_count`, its copy on the host; returns the new count. Loading a state
+        with ``steps_done`` sets :attr:`step_count` from it."""
+        self.steps_done += 1
+        self.step_count += 1
+        return self.step_count
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n samples in data space (points, or images in [-1, 1])."""
@@ -105,3 +125,52 @@ class GenerativeModel(nn.Module):
         except (KeyError, RuntimeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise GenbenchError(f"checkpoint does not fit this model: {first}") from None
+        # A checkpoint brings the optimizer flags of the device it was saved on.
+        fit_optimizers(self.optimizers.values())
+
+
+def _mirror_step_count(module: nn.Module, incompatible_keys) -> None:
+    steps = getattr(module, "steps_done", None)
+    if isinstance(steps, torch.Tensor):
+        module.step_count = int(steps)
+
+
+# Optimizers with a fused (one kernel for every parameter) implementation on CUDA.
+FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+
+
+def _fusable(param: torch.Tensor) -> bool:
+    return param.device.type == "cuda" and param.is_floating_point()
+
+
+def fit_optimizers(optimizers) -> None:
+    """Give each optimizer the fastest kernels its parameters' device has: ``fused`` on CUDA
+    for Adam, AdamW and SGD, torch's defaults elsewhere (so CPU results do not change).
+
+    Plugins build their optimizers before genbench moves the model to its device, and a
+    checkpoint carries the flags of the device it was saved on, so genbench calls this after
+    each move and each load: it sets the flags and moves each parameter's step count where
+    those kernels keep it (on the device for fused, on the CPU otherwise). Other optimizers
+    are left alone."""
+    for opt in optimizers:
+        if not isinstance(opt, FUSED):
+            continue
+        for group in opt.param_groups:
+            if "fused" not in group or group.get("capturable") or group.get("differentiable"):
+                continue
+            params = group["params"]
+            fused = bool(params) and all(_fusable(p) for p in params)
+            group["fused"] = fused or None
+            if fused:
+                group["foreach"] = None
+            for p in params:
+                state = opt.state.get(p, {})
+                if isinstance(state.get("step"), torch.Tensor):
+                    step = state["step"].float()
+                    state["step"] = step.to(p.device) if fused else step.cpu()
+                for key, value in state.items():
+                    # Fused kernels walk parameters and moments in memory order: give a
+                    # moment loaded from elsewhere its parameter's layout (channels_last).
+                    if (fused and isinstance(value, torch.Tensor) and value.shape == p.shape
+                            and value.stride() != p.stride()):
+                        state[key] = torch.empty_like(p).copy_(value)

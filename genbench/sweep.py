@@ -21,6 +21,7 @@ from typing import Any
 
 from genbench.config import check_seed
 from genbench.errors import GenbenchError
+from genbench.speed import SpeedOptions
 
 # Keys a sweep file may hold, at the top and in each [[run]] table.
 TOP_KEYS = ("profile", "seeds", "steps", "set", "run")
@@ -53,6 +54,7 @@ class Entry:
     steps: int | None
     overrides: tuple[str, ...]
     config_hash: str
+    speed: SpeedOptions = SpeedOptions()  # the sweep's --precision, --compile...
 
     @property
     def label(self) -> str:
@@ -61,7 +63,8 @@ class Entry:
     @property
     def settings(self) -> list[str]:
         """What a record of this entry lists as its overrides (as ``api.run`` writes them)."""
-        return ([f"steps={self.steps}"] if self.steps else []) + list(self.overrides)
+        return (([f"steps={self.steps}"] if self.steps else []) + list(self.overrides)
+                + self.speed.settings())
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "dataset": self.dataset, "seed": self.seed,
@@ -291,14 +294,16 @@ def _overrides(table: dict, where: str) -> tuple[str, ...]:
 # --- the plan: every entry checked, and what the store already holds ----------------------
 
 
-def expand(blocks: list[Block]) -> list[Entry]:
+def expand(blocks: list[Block], speed: SpeedOptions | None = None) -> list[Entry]:
     """Every entry of the blocks, in order, without duplicates. Unknown names, incompatible
-    pairs, unknown profiles and bad settings fail here, before anything runs."""
+    pairs, unknown profiles and bad settings fail here, before anything runs. ``speed``
+    applies to every entry and is part of each one's configuration hash."""
     from genbench.api import check_compatible, config_hash, expand_classes
     from genbench.config import config_dict, resolve_config
     from genbench.plugins import get_registries
 
     registries = get_registries()
+    speed = speed or SpeedOptions()
     entries: dict[tuple, Entry] = {}
     for block in blocks:
         try:  # NAME:all names one dataset per class (the anomaly protocols)
@@ -317,10 +322,12 @@ def expand(blocks: list[Block]) -> list[Entry]:
                 except GenbenchError as exc:
                     raise GenbenchError(f"{block.origin}: {exc}" if block.origin
                                         else str(exc)) from None
-                key = config_hash(model, dataset, block.profile, config_dict(config))
+                key = config_hash(model, dataset, block.profile, config_dict(config),
+                                  speed.hashed())
                 for seed in block.seeds:
                     entries.setdefault((model, dataset, seed, key), Entry(
-                        model, dataset, seed, block.profile, block.steps, block.overrides, key))
+                        model, dataset, seed, block.profile, block.steps, block.overrides, key,
+                        speed))
     return list(entries.values())
 
 
@@ -378,7 +385,10 @@ def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto"
     from genbench import api
 
     api.prepare_workdir(workdir)
-    api.resolve_device(device)  # a bad --device fails before the first entry, not in each
+    # A bad --device (or one that cannot do --precision bf16) fails before the first entry.
+    torch_device = api.resolve_device(device)
+    for options in dict.fromkeys(item.entry.speed for item in planned):
+        options.check_device(torch_device)
     watch = watch or _unwatched
     result = SweepResult()
     stop = False
@@ -398,7 +408,11 @@ def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto"
                                      steps=item.entry.steps, device=device,
                                      overrides=item.entry.overrides, workdir=workdir,
                                      resume=item.action == "resume", progress=progress,
-                                     eval_progress=eval_progress, data_root=data_root)
+                                     eval_progress=eval_progress, data_root=data_root,
+                                     precision=item.entry.speed.precision,
+                                     channels_last=item.entry.speed.channels_last,
+                                     compile=item.entry.speed.compile or False,
+                                     log_every=item.entry.speed.log_every)
                 outcome = _outcome(item.entry, record, record.status)
             except KeyboardInterrupt:
                 outcome = Outcome(item.entry, "interrupted", message="interrupted (Ctrl-C)")

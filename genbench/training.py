@@ -10,7 +10,7 @@ import signal
 import time
 import zipfile
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,13 +66,16 @@ class InMemoryBatches:
     ``image_size`` (per image, so the same as resizing the whole set; on a GPU, the resize
     runs there and may round differently from the CPU's). The data is kept on the device
     when it takes at most half its free memory, else on the CPU, where each batch is gathered
-    and then copied (pinning the whole set would not help: gathering makes a new tensor).
+    into pinned memory and copied to the GPU without waiting for it.
+    With ``channels_last``, image batches (4-D) come in that memory layout.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
                  device: torch.device, target: torch.Tensor | None = None,
-                 paired: bool = True, image_size: int | None = None):
+                 paired: bool = True, image_size: int | None = None,
+                 channels_last: bool = False):
         self.device = torch.device(device)
+        self.channels_last = channels_last
         self.home = _home(self.device, [x, y, target])
         self.order = _Shuffled(x.shape[0], batch_size, seed, self.home)
         self.batch_size = self.order.batch_size
@@ -90,17 +93,17 @@ class InMemoryBatches:
 
     @classmethod
     def from_data(cls, data, batch_size: int, seed: int, device: torch.device,
-                  paired: bool = True) -> InMemoryBatches:
+                  paired: bool = True, channels_last: bool = False) -> InMemoryBatches:
         """Batches of a :class:`genbench.data.base.TensorData` (uint8 or float)."""
         return cls(data.x, data.y, batch_size, seed, device, target=data.target, paired=paired,
-                   image_size=getattr(data, "image_size", None))
+                   image_size=getattr(data, "image_size", None), channels_last=channels_last)
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.order.indices(step)
         if self.target is not None:
             other = idx if self.target_order is None else self.target_order.indices(step)
             return self._images(self.x, idx), self._images(self.target, other)
-        return self._images(self.x, idx), None if self.y is None else self._moved(self.y[idx])
+        return self._images(self.x, idx), None if self.y is None else self._gather(self.y, idx)
 
     def whole(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The whole split at once, as float on the CPU (it may not fit on a GPU): ``(x, y)``,
@@ -117,16 +120,27 @@ class InMemoryBatches:
 
         return to_unit(images.cpu(), self.image_size)
 
-    def _moved(self, part: torch.Tensor) -> torch.Tensor:
-        return part if self.home == self.device else part.to(self.device)
+    def _gather(self, tensor: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """``tensor[idx]`` on the device. From the CPU to a GPU, the rows are gathered into
+        pinned memory and copied asynchronously (a copy from pageable memory would make the
+        CPU wait; torch's pinned-memory cache keeps the buffer until the copy is done)."""
+        if self.home == self.device:
+            return tensor[idx]
+        if self.device.type != "cuda":
+            return tensor[idx].to(self.device)
+        rows = torch.empty((len(idx), *tensor.shape[1:]), dtype=tensor.dtype, pin_memory=True)
+        torch.index_select(tensor, 0, idx, out=rows)
+        return rows.to(self.device, non_blocking=True)
 
     def _images(self, images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        part = self._moved(images[idx])
-        if part.dtype != torch.uint8:
-            return part
-        from genbench.data.base import to_unit
+        part = self._gather(images, idx)
+        if part.dtype == torch.uint8:
+            from genbench.data.base import to_unit
 
-        return to_unit(part, self.image_size)
+            part = to_unit(part, self.image_size)
+        if self.channels_last and part.dim() == 4:
+            part = part.contiguous(memory_format=torch.channels_last)
+        return part
 
 
 def _home(device: torch.device, tensors: list[torch.Tensor | None]) -> torch.device:
@@ -203,19 +217,85 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+class CompileError(GenbenchError):
+    """torch.compile failed on a model's first training step."""
+
+
+class _PendingLosses:
+    """The losses of steps that ran but were not read yet. A device tensor is not read when it
+    is returned (that would make the CPU wait for the GPU at every step): each step's tensors
+    are stacked where they are, and :meth:`read` copies every step's to the host in one
+    transfer per device."""
+
+    def __init__(self) -> None:
+        # (step, [(key, a float, or (device, index) into that device's values)])
+        self.steps: list[tuple[int, list[tuple[str, Any]]]] = []
+        self.stacks: dict[torch.device, list[torch.Tensor]] = {}
+        self.counts: dict[torch.device, int] = {}
+
+    def add(self, step: int, losses: dict[str, Any]) -> None:
+        entries: list[tuple[str, Any]] = []
+        tensors: dict[torch.device, list[torch.Tensor]] = {}
+        for key, value in losses.items():
+            if isinstance(value, torch.Tensor):
+                if value.numel() != 1:
+                    raise GenbenchError(f"train_step returned a tensor of shape "
+                                        f"{tuple(value.shape)} for {key!r}; return one number "
+                                        f"per loss (a 0-d tensor such as loss.detach())")
+                # CPU tensors too: one code path, the one a GPU takes, whatever the device.
+                where = tensors.setdefault(value.device, [])
+                index = self.counts.get(value.device, 0) + len(where)
+                where.append(value.detach().reshape(()).to(torch.float64))  # exact
+                entries.append((key, (value.device, index)))
+            else:
+                entries.append((key, value))
+        for device, values in tensors.items():
+            # A fresh tensor per step: a compiled model's outputs may be overwritten by its
+            # next call (CUDA graphs), and the step's own tensors can be freed.
+            self.stacks.setdefault(device, []).append(torch.stack(values))
+            self.counts[device] = self.counts.get(device, 0) + len(values)
+        self.steps.append((step, entries))
+
+    def read(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every pending step's losses as numbers, oldest first; nothing is pending after."""
+        host = {device: torch.cat(stack).cpu().tolist() for device, stack in self.stacks.items()}
+        out = [(step, {key: host[value[0]][value[1]] if isinstance(value, tuple) else value
+                       for key, value in entries})
+               for step, entries in self.steps]
+        self.steps, self.stacks, self.counts = [], {}, {}
+        return out
+
+
+def _autocast(precision: str, device: torch.device):
+    if precision == "fp32":
+        return nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    raise GenbenchError(f"unknown precision {precision!r}; choose fp32 or bf16")
+
+
 def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: dict,
           resume_from: dict | None = None, progress: Callable | None = None,
           evaluate_every: int = 0,
-          evaluate: Callable[[int, float], None] | None = None) -> TrainOutcome:
+          evaluate: Callable[[int, float], None] | None = None, log_every: int = 1,
+          precision: str = "fp32", compiled: bool = False) -> TrainOutcome:
     """Run ``model.train_step`` until ``config.steps``, checkpointing to ``checkpoint``.
     A model with a ``fit_training_set(x, y)`` method gets the whole split first, once.
 
     ``meta`` is stored in every checkpoint (model, dataset, config, seed, run id) so a checkpoint
-    alone is enough to rebuild the model. ``progress(step, total, losses)`` is called each step.
-    ``evaluate(step, seconds)`` is called every ``evaluate_every`` steps before the last, with
-    the training seconds so far; evaluations are not counted as training time (nor in
-    ``TrainOutcome.seconds``) and leave the random state and the model's mode as they were, so
-    they do not change the training itself.
+    alone is enough to rebuild the model. ``evaluate(step, seconds)`` is called every
+    ``evaluate_every`` steps before the last, with the training seconds so far; evaluations
+    are not counted as training time (nor in ``TrainOutcome.seconds``) and leave the random
+    state and the model's mode as they were, so they do not change the training itself.
+
+    The losses a step returns are read every ``log_every`` steps, all at once (tensors left
+    on a GPU are read in one transfer), and always before a checkpoint is saved, before an
+    evaluation and at the end. Each read adds every step's losses to the history, checks
+    them (the first NaN or infinite loss ends the run as ``diverged`` at the step that made
+    it, before anything is saved) and calls ``progress(step, total, losses)`` with the last
+    step read. ``precision="bf16"`` runs each ``train_step`` under ``torch.autocast`` in
+    bfloat16. ``compiled``: the model's networks were compiled, so a failure of its first
+    step here is raised as a :class:`CompileError`.
     """
     step, history, before = 0, {"step": []}, 0.0
     if resume_from is not None:
@@ -225,6 +305,9 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
         before = resume_from.get("train_seconds", 0.0)
     started = time.perf_counter()
     evaluating = 0.0
+    pending = _PendingLosses()
+    read_to = step  # the last step whose losses were read (and found finite)
+    first_step = True
 
     def seconds() -> float:
         return before + time.perf_counter() - started - evaluating
@@ -234,6 +317,23 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
                            "history": history, "state": model.training_state(),
                            "rng": _rng_state(), "train_seconds": seconds()}, checkpoint)
 
+    def read() -> str:
+        """Read the pending losses into the history; the divergence message, or ""."""
+        nonlocal read_to
+        last, message = None, ""
+        for n, losses in pending.read():
+            bad = [k for k, v in losses.items() if not math.isfinite(v)]
+            if bad:
+                message = f"{bad[0]} became {losses[bad[0]]} at step {n}"
+                break
+            history["step"].append(n)
+            for key, value in losses.items():
+                history.setdefault(key, []).append(float(value))
+            read_to, last = n, losses
+        if progress is not None and last is not None:
+            progress(read_to, config.steps, last)
+        return message
+
     model.train()
     fit = getattr(model, "fit_training_set", None)
     if resume_from is None and callable(fit):
@@ -242,19 +342,23 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
     with _stop_on_first_interrupt() as interrupt:
         while step < config.steps:
             x, y = batches.batch(step)
-            losses = model.train_step(x, y)
-            bad = [k for k, v in losses.items() if not math.isfinite(v)]
-            if bad:
-                message = f"{bad[0]} became {losses[bad[0]]} at step {step + 1}"
-                return TrainOutcome("diverged", step, history, message, seconds())
+            with _autocast(precision, batches.device):
+                if compiled and first_step:
+                    losses = _first_compiled_step(model, x, y)
+                else:
+                    losses = model.train_step(x, y)
+            first_step = False
             step += 1
-            history["step"].append(step)
-            for key, value in losses.items():
-                history.setdefault(key, []).append(float(value))
-            if progress is not None:
-                progress(step, config.steps, losses)
-            if evaluate and evaluate_every and step % evaluate_every == 0 \
-                    and step < config.steps:
+            pending.add(step, losses)
+            evaluate_now = bool(evaluate and evaluate_every and step % evaluate_every == 0
+                                and step < config.steps)
+            save_now = (step % config.checkpoint_every == 0 or step == config.steps
+                        or interrupt["stop"])
+            if step % log_every == 0 or evaluate_now or save_now:
+                message = read()
+                if message:
+                    return TrainOutcome("diverged", read_to, history, message, seconds())
+            if evaluate_now:
                 state, clock = _rng_state(), time.perf_counter()
                 evaluate(step, seconds())
                 _set_rng_state(state)
@@ -267,3 +371,17 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
                 return TrainOutcome("interrupted", step, history,
                                     f"interrupted at step {step}", seconds())
     return TrainOutcome("completed", step, history, "", seconds())
+
+
+def _first_compiled_step(model, x, y):
+    """The first step of a compiled model, where torch.compile compiles: its failures (no C++
+    compiler, an operation the compiler cannot take) become one-line errors."""
+    try:
+        return model.train_step(x, y)
+    except (GenbenchError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        text = " ".join(str(exc).split())
+        first = text[:300] + ("..." if len(text) > 300 else "")
+        raise CompileError(f"--compile: torch.compile failed on the first training step "
+                           f"({type(exc).__name__}: {first}); run without --compile") from exc

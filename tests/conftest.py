@@ -54,6 +54,12 @@ def cli():
     return invoke
 
 
+def numbers(losses: dict) -> dict[str, float]:
+    """A ``train_step``'s losses (0-d tensors or floats) as floats, as the training loop reads
+    them."""
+    return {key: float(value) for key, value in losses.items()}
+
+
 def cli_json(cli, *args: str):
     code, stdout, stderr = cli(*args, "--format", "json")
     assert code == 0, stderr

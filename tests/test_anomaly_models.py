@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import cli_json
+from conftest import cli_json, numbers
 
 from genbench.api import CAPABILITY_METHODS, load_trained
 from genbench.config import resolve_config
@@ -54,7 +54,7 @@ def train(net, steps: int = 3, batch: int = 32, seed: int = 0) -> list[dict]:
     out = []
     for _ in range(steps):
         idx = torch.randint(0, len(x), (batch,), generator=gen)
-        out.append(net.train_step(x[idx], y[idx]))
+        out.append(numbers(net.train_step(x[idx], y[idx])))
     return out
 
 

@@ -56,7 +56,7 @@ def check_trains_samples_and_reloads(model: str, tmp_path: Path, *overrides: str
     net, x, y = build(model, *overrides)
     for losses in train(net, x, y):
         assert {"loss_d", "loss_g"} <= set(losses)
-        assert all(torch.isfinite(torch.tensor(v)) for v in losses.values()), losses
+        assert all(torch.isfinite(torch.as_tensor(v)) for v in losses.values()), losses
     fake = samples(net, 6)
     assert fake.shape == (6, *x.shape[1:])
     assert fake.min() >= -1 and fake.max() <= 1
@@ -157,7 +157,7 @@ def test_infogan_latent_codes_and_information_loss():
     no_info, _, _ = build("infogan", "info_weight=0")
     assert train(net, x, y, steps=1)[0]["loss_g"] > train(no_info, x, y, steps=1)[0]["loss_g"] + 1
     # labels are not needed
-    assert torch.isfinite(torch.tensor(net.train_step(x[:8], None)["loss_d"]))
+    assert torch.isfinite(torch.as_tensor(net.train_step(x[:8], None)["loss_d"]))
 
 
 def test_infogan_traversal_grid():

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import cli_json
+from conftest import cli_json, numbers
 from genbench_vaes.pixelcnn import GatedPixelCNN
 from genbench_vaes.vqvae import code_statistics, nearest_codes
 
@@ -113,7 +113,7 @@ def fit(model, data: torch.Tensor, steps: int, batch: int = 16, seed: int = 0) -
     out = []
     for _ in range(steps):
         idx = torch.randint(0, data.shape[0], (batch,), generator=g)
-        out.append(model.train_step(data[idx], None))
+        out.append(numbers(model.train_step(data[idx], None)))
     return out
 
 
@@ -151,7 +151,7 @@ def test_log_likelihood_is_minus_the_training_loss_times_dims(channels):
     ll = model.log_likelihood(x)["exact"]
     assert ll.shape == (6,)
     assert (ll < 0).all()
-    losses = model.train_step(x, None)
+    losses = numbers(model.train_step(x, None))
     dims = channels * 16
     assert -ll.mean().item() == pytest.approx(losses["loss"] * dims, rel=1e-5)
     assert losses["bits_per_dim"] == pytest.approx(losses["loss"] / math.log(2))
@@ -223,7 +223,7 @@ def test_commitment_weight_changes_the_loss():
         total = model.vq_objective(recon, codebook, commitment)
         assert total.item() == pytest.approx(
             (recon + codebook + float(beta) * commitment).item(), rel=1e-6)
-        losses[beta] = model.train_step(x, None)
+        losses[beta] = numbers(model.train_step(x, None))
     assert losses["2.0"]["loss"] > losses["0.25"]["loss"]
     assert losses["2.0"]["recon"] == pytest.approx(losses["0.25"]["recon"])
 
@@ -250,7 +250,7 @@ def test_ema_codebook_moves_toward_its_encodings_without_gradients():
     # Unused codes keep their sums; only the smoothed counts rescale them slightly.
     assert torch.allclose(after[unused], before[unused], rtol=0.05, atol=1e-6)
     # A training step: no gradient on the codebook, and the EMA moves it.
-    losses = model.train_step(x, None)
+    losses = numbers(model.train_step(x, None))
     assert model.codebook.grad is None
     assert not torch.equal(model.codebook.detach(), after)
     assert losses["loss"] == pytest.approx(losses["recon"] + losses["vq"], rel=1e-5)
@@ -299,7 +299,7 @@ def test_vqvae_phases_train_disjoint_parameters():
     prior, autoencoder = snapshot(model.prior), snapshot(model.encoder) + [model.codebook.clone()]
     decoder = snapshot(model.decoder)
     for _ in range(3):
-        losses = model.train_step(x, None)
+        losses = numbers(model.train_step(x, None))
         assert losses["prior_nll"] == 0.0
     assert same(snapshot(model.prior), prior)
     assert not same(snapshot(model.encoder) + [model.codebook.clone()], autoencoder)
@@ -307,7 +307,7 @@ def test_vqvae_phases_train_disjoint_parameters():
     autoencoder = snapshot(model.encoder) + [model.codebook.clone()]
     decoder = snapshot(model.decoder)
     for _ in range(3):
-        losses = model.train_step(x, None)
+        losses = numbers(model.train_step(x, None))
         assert losses["prior_nll"] > 0 and losses["loss"] == losses["prior_nll"]
     assert same(snapshot(model.encoder) + [model.codebook.clone()], autoencoder)
     assert same(snapshot(model.decoder), decoder)

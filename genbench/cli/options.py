@@ -22,7 +22,8 @@ METAVARS = {
     "--workdir": "DIR", "--data-root": "DIR", "--metrics": "NAMES", "--num-samples": "N",
     "--extractor": "NAME", "--inception-weights": "FILE", "--iwae-k": "K", "--bootstrap": "N",
     "--k": "K", "--n": "N", "--status": "STATUS", "--out": "DIR", "--alpha": "ALPHA",
-    "--limit": "N", "--at-budget": "SECONDS",
+    "--limit": "N", "--at-budget": "SECONDS", "--precision": "PRECISION",
+    "--compile-mode": "MODE", "--log-every": "N",
 }
 
 
@@ -156,6 +157,30 @@ BootstrapOpt = Annotated[int | None, typer.Option(
     help="Resamples of the generated set behind each run's own 95% interval for FD and the "
          "mode metrics (value ± 1.96 bootstrap SE). Default: 100, or 10 in feature spaces of "
          "more than 512 dimensions (Inception); 0 turns it off.")]
+
+# Training speed (genbench.speed); README.md "Training speed" says when each helps.
+PrecisionOpt = Annotated[str, typer.Option(
+    "--precision", help="fp32, or bf16: each training step under torch.autocast in bfloat16 "
+                        "(CPUs and GPUs that support it). Sampling and scoring stay fp32.")]
+ChannelsLastOpt = Annotated[bool, typer.Option(
+    "--channels-last", help="Keep conv weights and image batches channels-last (NHWC), "
+                            "faster for convolutions on GPU tensor cores, mainly with bf16.")]
+CompileOpt = Annotated[bool, typer.Option(
+    "--compile", help="torch.compile the model's networks in place (the first steps are "
+                      "slow while it compiles; checkpoints stay compatible).")]
+CompileModeOpt = Annotated[str | None, typer.Option(
+    "--compile-mode", help="torch.compile mode, implies --compile: default, "
+                           "reduce-overhead (CUDA graphs), max-autotune, "
+                           "max-autotune-no-cudagraphs.", show_default=False)]
+LogEveryOpt = Annotated[int | None, typer.Option(
+    "--log-every", help="Read the losses back every N steps, in one transfer (default: 1 on "
+                        "the CPU, 50 on a GPU; every step's losses are kept either way).",
+    show_default=False)]
+
+
+def _compile_option(compile_: bool, mode: str | None) -> bool | str:
+    return mode or compile_
+
 
 RunOrCheckpointArg = Annotated[str, typer.Argument(
     help="A run id (see `genbench runs`) or a checkpoint file.", metavar="RUN|CHECKPOINT")]

@@ -72,7 +72,8 @@ def runs_show(
     """Print one stored run in full.
 
     Identity, status, git revision and configuration hash; the resolved configuration (*
-    marks settings changed from the profile); hardware; library versions; the feature
+    marks settings changed from the profile); how it trained (precision, channels-last,
+    compile, log_every, fused optimizers); hardware; library versions; the feature
     extractors with their keys and accuracy; every metric with its direction, family,
     extractor, sample counts and 95% interval; and the quality-against-compute trajectory.
     """
@@ -94,6 +95,8 @@ def runs_show(
     out.print(_pairs("Configuration (* = overridden)", {
         f"{key}{' *' if key in changed else ''}": value
         for key, value in record.config.items()}))
+    if record.training:
+        out.print(_pairs("Training", record.training))
     out.print(_pairs("Hardware", record.hardware))
     out.print(_pairs("Versions", record.versions))
     if record.extractors:

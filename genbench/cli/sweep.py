@@ -13,11 +13,17 @@ from rich.text import Text
 
 from genbench.cli.options import (
     DEFAULT_WORKDIR,
+    ChannelsLastOpt,
+    CompileModeOpt,
+    CompileOpt,
     DataRootOpt,
     DeviceOpt,
     Format,
     FormatOpt,
+    LogEveryOpt,
+    PrecisionOpt,
     WorkdirOpt,
+    _compile_option,
     _split,
 )
 from genbench.cli.output import _print_json, _table, err, friendly, out
@@ -135,24 +141,33 @@ def sweep(
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast/--keep-going", help="Stop at the first failed or diverged entry, or go "
                                          "on and exit non-zero at the end.")] = False,
+    precision: PrecisionOpt = "fp32",
+    channels_last: ChannelsLastOpt = False,
+    compile_: CompileOpt = False,
+    compile_mode: CompileModeOpt = None,
+    log_every: LogEveryOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Run every model on every dataset with every seed, then render their leaderboards.
 
     Entries run one after another, in this process, each checked before anything runs
     (names, model/dataset pairs, settings). An entry is skipped when the store already holds
-    a completed run with the same model, dataset, seed and configuration, so rerunning an
+    a completed run with the same model, dataset, seed and configuration (--precision,
+    --channels-last and --compile included), so rerunning an
     interrupted sweep continues where it stopped (an entry interrupted with a checkpoint
     resumes from it). Exit code 1 if an entry failed or diverged, 130 after Ctrl-C.
 
     Example: genbench sweep --model gan,wgan-gp --dataset ring8,grid25 --seeds 0,1,2
     """
     from genbench import sweep as sweeps
+    from genbench.speed import SpeedOptions
 
+    speed = SpeedOptions.of(precision, channels_last, _compile_option(compile_, compile_mode),
+                            log_every)
     blocks = sweeps.make_blocks(spec, models=_split(model), datasets=_split(dataset),
                                 seeds=sweeps.parse_seeds(seeds), profile=profile, steps=steps,
                                 overrides=tuple(set_ or ()))
-    planned = sweeps.plan(sweeps.expand(blocks), workdir)
+    planned = sweeps.plan(sweeps.expand(blocks, speed), workdir)
     if dry_run:
         if fmt == Format.json:
             return _print_json({"entries": [p.to_dict() for p in planned]})

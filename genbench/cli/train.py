@@ -11,6 +11,9 @@ from rich.markup import escape
 from genbench.cli.options import (
     DEFAULT_WORKDIR,
     BootstrapOpt,
+    ChannelsLastOpt,
+    CompileModeOpt,
+    CompileOpt,
     DataRootOpt,
     DeviceOpt,
     Direction,
@@ -19,10 +22,13 @@ from genbench.cli.options import (
     FormatOpt,
     InceptionOpt,
     IwaeOpt,
+    LogEveryOpt,
     MetricsOpt,
     NumSamplesOpt,
+    PrecisionOpt,
     RunOrCheckpointArg,
     WorkdirOpt,
+    _compile_option,
     _extractor_options,
     _split,
 )
@@ -73,6 +79,11 @@ def run(
     direction: Annotated[Direction, typer.Option(
         "--direction", help="Translation datasets: AtoB, or BtoA to swap the domains (the "
                             "same as adding :BtoA to the dataset's name).")] = Direction.AtoB,
+    precision: PrecisionOpt = "fp32",
+    channels_last: ChannelsLastOpt = False,
+    compile_: CompileOpt = False,
+    compile_mode: CompileModeOpt = None,
+    log_every: LogEveryOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Train MODEL on a dataset, score it, store the record and update the leaderboard.
@@ -101,7 +112,10 @@ def run(
                              notify=lambda text: console.print(escape(text), soft_wrap=True),
                              extractor_options=_extractor_options(inception_weights, iwae_k,
                                                                   bootstrap),
-                             data_root=data_root, eval_every=eval_every)
+                             data_root=data_root, eval_every=eval_every,
+                             precision=precision, channels_last=channels_last,
+                             compile=_compile_option(compile_, compile_mode),
+                             log_every=log_every)
         records.append(record)
         if record.status == "interrupted":
             break

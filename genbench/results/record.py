@@ -58,6 +58,10 @@ class RunRecord:
     # How the numbers were obtained beyond the feature spaces: an anomaly protocol's normal
     # classes and test counts, the score used, how the model was selected...
     evaluation: dict[str, Any] = field(default_factory=dict)
+    # How it trained (genbench.speed): precision, channels_last, compile, log_every and
+    # whether the optimizers were fused. The options that change numbers and are not the
+    # defaults are also in ``overrides`` and in the configuration hash.
+    training: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL, message TEXT, steps INTEGER, wall_time REAL,
     created TEXT, updated TEXT, device TEXT, hardware TEXT, versions TEXT, git_revision TEXT,
     run_dir TEXT, extractors TEXT NOT NULL, trajectory TEXT NOT NULL DEFAULT '[]',
-    evaluation TEXT NOT NULL DEFAULT '{}'
+    evaluation TEXT NOT NULL DEFAULT '{}', training TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -45,10 +45,11 @@ CREATE INDEX IF NOT EXISTS runs_by_key ON runs(model, dataset, config_hash, seed
 """
 # Columns added after the first release, added to older stores when they are opened.
 _ADDED_COLUMNS = {"runs": {"trajectory": "TEXT NOT NULL DEFAULT '[]'",
-                           "evaluation": "TEXT NOT NULL DEFAULT '{}'"},
+                           "evaluation": "TEXT NOT NULL DEFAULT '{}'",
+                           "training": "TEXT NOT NULL DEFAULT '{}'"},
                   "metrics": {"ci_low": "REAL", "ci_high": "REAL"}}
 _JSON_COLUMNS = ("config", "overrides", "hardware", "versions", "extractors", "trajectory",
-                 "evaluation")
+                 "evaluation", "training")
 _RUN_COLUMNS = [f.name for f in fields(RunRecord) if f.name != "metrics"]
 STORE_NAME = "genbench.sqlite"
 
@@ -117,6 +118,11 @@ class Store:
                   m.extractor, m.n_real, m.n_fake, m.ci_low, m.ci_high)
                  for m in record.metrics],
             )
+
+    def delete(self, run_id: str) -> None:
+        """Forget a run and its metrics (a run that failed before training anything)."""
+        with self._open() as conn, conn:
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
 
     def get(self, run_id: str) -> RunRecord:
         records = self.query("run_id = ?", (run_id,))

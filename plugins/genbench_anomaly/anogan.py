@@ -36,7 +36,7 @@ class AnoGAN(SamplesFromItsGAN, GenerativeModel):
 
     # -- the DCGAN ------------------------------------------------------------------------
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         return self.gan.train_step(x, y)
 
     # -- the latent search ----------------------------------------------------------------

@@ -63,8 +63,9 @@ class FAnoGAN(SamplesFromItsGAN, GenerativeModel):
                 fx = d.features(x)
             return izif_loss(x, fx, g(self.encoder(x)), d.features, self.config.kappa)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
-        if int(self.steps_done) < self.gan_steps:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None
+                   ) -> dict[str, torch.Tensor | float]:
+        if self.step_count < self.gan_steps:
             logs = {**self.gan.train_step(x, y), "izi_f": 0.0}
         else:
             loss = self.izi_f(x).mean()
@@ -72,8 +73,8 @@ class FAnoGAN(SamplesFromItsGAN, GenerativeModel):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            logs = {**{key: 0.0 for key in self._log_keys}, "izi_f": loss.item()}
-        self.steps_done += 1
+            logs = {**{key: 0.0 for key in self._log_keys}, "izi_f": loss.detach()}
+        self.count_step()
         return logs
 
     # -- encoding and scoring -------------------------------------------------------------

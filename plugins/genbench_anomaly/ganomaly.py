@@ -59,7 +59,7 @@ class GANomaly(GenerativeModel):
         x_hat = self.decoder(z)
         return z, x_hat, self.reencoder(x_hat)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         cfg, d = self.config, self.discriminator
         z, x_hat, z_hat = self(x)
 
@@ -81,11 +81,11 @@ class GANomaly(GenerativeModel):
         self.optimizers["d"].zero_grad(set_to_none=True)
         loss_d.backward()
         self.optimizers["d"].step()
-        self.steps_done += 1
-        return {"loss_g": loss_g.item(), "adv": adv.item(), "con": con.item(),
-                "enc": enc.item(), "loss_d": loss_d.item(),
-                "D(x)": torch.sigmoid(d_real).mean().item(),
-                "D(x_hat)": torch.sigmoid(d_fake).mean().item()}
+        self.count_step()
+        return {"loss_g": loss_g.detach(), "adv": adv.detach(), "con": con.detach(),
+                "enc": enc.detach(), "loss_d": loss_d.detach(),
+                "D(x)": torch.sigmoid(d_real.detach()).mean(),
+                "D(x_hat)": torch.sigmoid(d_fake.detach()).mean()}
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -87,13 +87,16 @@ class ConditionalGAN(AdversarialModel):
         self.name = name
 
     def random_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n labels uniform over the classes, drawn on the CPU, on the model's device."""
-        return torch.randint(0, self.num_classes, (n,), generator=generator).to(self.device)
+        """n labels uniform over the classes, on the model's device: drawn on the CPU from
+        ``generator``, or without one (training) on the model's device."""
+        device = "cpu" if generator is not None else self.device
+        return torch.randint(0, self.num_classes, (n,), generator=generator,
+                             device=device).to(self.device)
 
     def fake_labels(self, n: int, y: torch.Tensor | None) -> torch.Tensor:
         return self.random_labels(n)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         if y is None:
             raise GenbenchError(f"{self.name}: training needs class labels with every batch")
         return super().train_step(x, y.long())
@@ -181,8 +184,11 @@ class InfoGAN(AdversarialModel):
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         noise = super().latent(n, generator)
-        codes = torch.randint(0, self.config.categorical, (n,), generator=generator)
-        continuous = torch.rand((n, self.config.continuous), generator=generator) * 2 - 1
+        device = "cpu" if generator is not None else noise.device  # as the noise is drawn
+        codes = torch.randint(0, self.config.categorical, (n,), generator=generator,
+                              device=device)
+        continuous = torch.rand((n, self.config.continuous), generator=generator,
+                                device=device) * 2 - 1
         z = self.compose(noise, codes.to(noise.device), continuous)
         # train_step draws the fakes' latents here; D's step reads them back for Q's loss.
         self._last_latent = z
@@ -308,10 +314,10 @@ class BiGAN(AdversarialModel):
         """G(E(x)) (labels are not used)."""
         return self.generate(self.encode(x))
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         cfg, obj = self.config, self.objective
         n = x.shape[0]
-        update_g = (int(self.steps_done) + 1) % cfg.n_critic == 0
+        update_g = (self.step_count + 1) % cfg.n_critic == 0
         z = self.latent(n)
         with torch.set_grad_enabled(update_g):
             fake = self.generator(z)
@@ -324,7 +330,7 @@ class BiGAN(AdversarialModel):
         x_in, fake_in = noisy(x), noisy(fake)
         d = self.discriminator
         d_real, d_fake = d(x_in, code.detach()), d(fake_in.detach(), z)
-        t_real, t_fake = discriminator_targets(n, cfg)
+        t_real, t_fake = discriminator_targets(n, cfg, device=d_real.device)
         loss_d = obj.d_loss(d_real, d_fake, t_real.to(d_real), t_fake.to(d_fake))
         self.optimizers["d"].zero_grad(set_to_none=True)
         loss_d.backward()
@@ -342,10 +348,10 @@ class BiGAN(AdversarialModel):
             self._update_ema()
         else:
             loss_g = obj.d_loss(d_fake.detach(), d_real.detach())
-        self.steps_done += 1
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                "D(x)": torch.sigmoid(d_real).mean().item(),
-                "D(G(z))": torch.sigmoid(d_fake).mean().item()}
+        self.count_step()
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+                "D(x)": torch.sigmoid(d_real.detach()).mean(),
+                "D(G(z))": torch.sigmoid(d_fake.detach()).mean()}
 
 
 def build_bigan(config, data: DataInfo) -> BiGAN:
@@ -409,7 +415,11 @@ class SemiSupervisedGAN(AdversarialModel):
                                 generator=torch.Generator().manual_seed(0))
         self.register_buffer("_hash_weights", weights, persistent=False)
         self._targets: torch.Tensor | None = None
-        self._sup = 0.0
+        self._sup: torch.Tensor | float = 0.0
+        # Whether every class's bank is full, kept on the host: once it is, a step needs no
+        # look at the bank's counts (a device read).
+        self._bank_full = False
+        self.register_load_state_dict_post_hook(_check_bank)
 
     def example_hash(self, x: torch.Tensor) -> torch.Tensor:
         """One int64 per example from its pixel values (quantised), the same on any device."""
@@ -425,6 +435,8 @@ class SemiSupervisedGAN(AdversarialModel):
         per_class = bank.shape[1]
         slots = torch.arange(per_class, device=bank.device)
         known = ((bank[y] == h[:, None]) & (slots < count[y][:, None])).any(dim=1)
+        if self._bank_full:
+            return known
         room = ~known & (count[y] < per_class)
         for i in torch.nonzero(room).flatten().tolist():
             c = int(y[i])
@@ -435,9 +447,10 @@ class SemiSupervisedGAN(AdversarialModel):
                 known[i] = True
             elif (bank[c, :k] == h[i]).any():  # a duplicate within this batch
                 known[i] = True
+        self._bank_full = bool((count >= per_class).all())
         return known
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         self._targets = None
         if y is not None and self.config.labelled_per_class > 0:
             y = y.long()
@@ -448,12 +461,15 @@ class SemiSupervisedGAN(AdversarialModel):
 
     def extra_d_loss(self, h_real, y_real, h_fake, y_fake):
         targets = self._targets
-        if targets is None or not (targets >= 0).any():
+        if targets is None:
             self._sup = 0.0
             return None
         loss = F.cross_entropy(self.discriminator.class_logits(h_real), targets,
                                ignore_index=-100)
-        self._sup = loss.item()
+        # Without a labelled example the mean is 0/0: the loss is 0 then (its gradient is 0
+        # either way), chosen on the device rather than by asking it whether there is one.
+        loss = torch.where((targets >= 0).any(), loss, torch.zeros_like(loss))
+        self._sup = loss.detach()
         return self.config.supervised_weight * loss
 
     @torch.no_grad()
@@ -477,6 +493,10 @@ class SemiSupervisedGAN(AdversarialModel):
         x = resize_images(reference.x, self.shape[-1])
         accuracy = (self.classify(x) == reference.y.long().cpu()).float().mean().item()
         return {"classifier_accuracy": (accuracy, True)}
+
+
+def _check_bank(model: SemiSupervisedGAN, incompatible_keys) -> None:
+    model._bank_full = bool((model.labelled_count >= model.labelled_bank.shape[1]).all())
 
 
 def build_sgan(config, data: DataInfo) -> SemiSupervisedGAN:

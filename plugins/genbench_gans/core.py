@@ -41,25 +41,28 @@ NOISY_REAL = (0.7, 1.2)
 NOISY_FAKE = (0.0, 0.3)
 
 
-def discriminator_targets(n: int, config, generator: torch.Generator | None = None
+def discriminator_targets(n: int, config, generator: torch.Generator | None = None,
+                          device: torch.device | str = "cpu"
                           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """D's targets for n real and n fake examples, on the CPU, in [0, 1] terms (1 = real).
+    """D's targets for n real and n fake examples, in [0, 1] terms (1 = real), made on
+    ``device`` (the CPU by default; training makes them where D is, so nothing is copied).
 
     Plain: ones and zeros. ``noisy_labels``: real ~ U(0.7, 1.2), fake ~ U(0.0, 0.3).
     ``label_smoothing`` > 0: every real target is that value (one-sided; fakes stay 0).
     ``label_flip`` = p: each pair (real i, fake i) swaps targets with probability p.
-    Draws random numbers (from ``generator``, or the global RNG) only for the tricks that are on.
+    Draws random numbers (from ``generator``, or that device's global RNG) only for the
+    tricks that are on.
     """
     if config.noisy_labels:
         lo, hi = NOISY_REAL
-        real = lo + (hi - lo) * torch.rand(n, generator=generator)
+        real = lo + (hi - lo) * torch.rand(n, generator=generator, device=device)
         lo, hi = NOISY_FAKE
-        fake = lo + (hi - lo) * torch.rand(n, generator=generator)
+        fake = lo + (hi - lo) * torch.rand(n, generator=generator, device=device)
     else:
-        real = torch.full((n,), config.label_smoothing or 1.0)
-        fake = torch.zeros(n)
+        real = torch.full((n,), config.label_smoothing or 1.0, device=device)
+        fake = torch.zeros(n, device=device)
     if config.label_flip > 0:
-        flip = torch.rand(n, generator=generator) < config.label_flip
+        flip = torch.rand(n, generator=generator, device=device) < config.label_flip
         real, fake = torch.where(flip, fake, real), torch.where(flip, real, fake)
     return real, fake
 
@@ -130,13 +133,15 @@ class AdversarialModel(GenerativeModel):
     # -- sampling -------------------------------------------------------------------------
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n latent vectors drawn on the CPU (reproducible for a seeded generator), on the
-        model's device."""
+        """n latent vectors on the model's device. With a generator (sampling) they are drawn
+        on the CPU, so a seed gives the same samples on any device; without one (training)
+        on the model's device, from its global RNG, so nothing is copied."""
         shape = (n, self.config.latent_dim)
+        device = "cpu" if generator is not None else self.device
         if self.config.latent == "uniform":
-            z = torch.rand(shape, generator=generator) * 2 - 1
+            z = torch.rand(shape, generator=generator, device=device) * 2 - 1
         else:
-            z = torch.randn(shape, generator=generator)
+            z = torch.randn(shape, generator=generator, device=device)
         return z.to(self.device)
 
     @torch.no_grad()
@@ -160,7 +165,7 @@ class AdversarialModel(GenerativeModel):
         """The instance-noise std at the current step: linear from the setting to 0."""
         if not self.config.instance_noise:
             return 0.0
-        left = max(0.0, 1.0 - int(self.steps_done) / max(1, self.config.steps))
+        left = max(0.0, 1.0 - self.step_count / max(1, self.config.steps))
         return self.config.instance_noise * left
 
     def fake_labels(self, n: int, y: torch.Tensor | None) -> torch.Tensor | None:
@@ -181,10 +186,10 @@ class AdversarialModel(GenerativeModel):
         h = self.discriminator.features(x, labels)
         return self.discriminator.logits(h), h, x
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         cfg, obj = self.config, self.objective
         n = x.shape[0]
-        update_g = (int(self.steps_done) + 1) % cfg.n_critic == 0
+        update_g = (self.step_count + 1) % cfg.n_critic == 0
         y_real = y if self.conditional else None
         y_fake = self.fake_labels(n, y)
         z = self.latent(n)
@@ -196,16 +201,16 @@ class AdversarialModel(GenerativeModel):
         d_real, h_real, real_in = self._critic(x, y_real, sigma)
         d_fake, h_fake, fake_in = self._critic(fake.detach(), y_fake, sigma)
         if obj.uses_targets:
-            t_real, t_fake = discriminator_targets(n, cfg)
+            t_real, t_fake = discriminator_targets(n, cfg, device=d_real.device)
             loss_d = obj.d_loss(d_real, d_fake, t_real.to(d_real), t_fake.to(d_fake))
         else:
             loss_d = obj.d_loss(d_real, d_fake)
-        logs: dict[str, float] = {}
+        logs: dict[str, torch.Tensor] = {}
         if self.gp_weight:
             penalty = gradient_penalty(lambda v: self.discriminator(v, y_real), real_in,
                                        fake_in)
             loss_d = loss_d + self.gp_weight * penalty
-            logs["gp"] = penalty.item()
+            logs["gp"] = penalty.detach()
         extra = self.extra_d_loss(h_real, y_real, h_fake, y_fake)
         if extra is not None:
             loss_d = loss_d + extra
@@ -230,12 +235,13 @@ class AdversarialModel(GenerativeModel):
             self._update_ema()
         else:  # logged only: G's loss on this batch before D's update
             loss_g = obj.g_loss(d_fake.detach())
-        self.steps_done += 1
+        self.count_step()
 
-        def show(v: torch.Tensor) -> float:
-            return (torch.sigmoid(v) if obj.probabilities else v).mean().item()
+        def show(v: torch.Tensor) -> torch.Tensor:
+            v = v.detach()
+            return (torch.sigmoid(v) if obj.probabilities else v).mean()
 
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "D(x)": show(d_real),
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "D(x)": show(d_real),
                 "D(G(z))": show(d_fake), **logs}
 
     @torch.no_grad()

@@ -13,6 +13,7 @@ apply to them; the Wasserstein and hinge losses have no targets.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -106,9 +107,19 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
                      fake: torch.Tensor, generator: torch.Generator | None = None
                      ) -> torch.Tensor:
     """Gulrajani et al. 2017: E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = e x + (1 - e) x~,
-    e ~ U(0, 1) per example (drawn on the CPU), differentiable for D's update."""
-    eps = torch.rand(real.shape[0], generator=generator).to(real)
+    e ~ U(0, 1) per example (from ``generator`` on the CPU, else from the global RNG of
+    the data's device), differentiable for D's update."""
+    device = "cpu" if generator is not None else real.device
+    eps = torch.rand(real.shape[0], generator=generator, device=device).to(real)
     eps = eps.view(-1, *([1] * (real.dim() - 1)))
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    with _eager():
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def _eager():
+    """The penalty is differentiated twice, which torch.compile's graphs cannot be: a critic
+    compiled by genbench (--compile) runs eagerly here."""
+    stance = getattr(torch.compiler, "set_stance", None)  # torch >= 2.6
+    return stance("force_eager") if stance is not None else nullcontext()

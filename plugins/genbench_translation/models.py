@@ -56,7 +56,7 @@ class TranslationModel(GenerativeModel):
 
     def lr_factor(self, step: int | None = None) -> float:
         """The learning rate at 0-based ``step`` (default: the next one) over the base rate."""
-        step = int(self.steps_done) if step is None else step
+        step = self.step_count if step is None else step
         total = self.config.steps
         if self.config.decay_from >= 1:
             return 1.0
@@ -128,7 +128,7 @@ class Pix2Pix(TranslationModel):
     def generator_for(self, direction: str) -> nn.Module:
         return self.generator
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         if y is None:
             raise GenbenchError("pix2pix trains on paired data: x from domain A, y the aligned "
                                 "domain-B images")
@@ -152,11 +152,11 @@ class Pix2Pix(TranslationModel):
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optimizers["g"].step()
-        self.steps_done += 1
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                "loss_g_gan": loss_gan.item(), "loss_l1": loss_l1.item(),
-                "D(x)": torch.sigmoid(d_real).mean().item(),
-                "D(G(x))": torch.sigmoid(d_fake).mean().item()}
+        self.count_step()
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+                "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
+                "D(x)": torch.sigmoid(d_real.detach()).mean(),
+                "D(G(x))": torch.sigmoid(d_fake.detach()).mean()}
 
 
 class HistoryPool(nn.Module):
@@ -165,7 +165,8 @@ class HistoryPool(nn.Module):
     ``query(images)`` goes through the batch one image at a time: while the pool is not full,
     the image is stored and returned; once it is, with probability 1/2 a random stored image is
     returned and the new one takes its place, else the new image is returned. The images and
-    the fill count are buffers, so the pool is in the checkpoint.
+    the fill count are buffers, so the pool is in the checkpoint (``filled`` is the count
+    on the host, read without waiting for the device).
     """
 
     def __init__(self, size: int, shape: tuple[int, ...]):
@@ -173,6 +174,8 @@ class HistoryPool(nn.Module):
         self.size = size
         self.register_buffer("images", torch.zeros(size, *shape))
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
+        self.filled = 0
+        self.register_load_state_dict_post_hook(_count_filled)
 
     @torch.no_grad()
     def query(self, images: torch.Tensor, generator: torch.Generator | None = None
@@ -183,10 +186,10 @@ class HistoryPool(nn.Module):
             return images
         out = []
         for image in images:
-            filled = int(self.count)
-            if filled < self.size:
-                self.images[filled] = image
+            if self.filled < self.size:
+                self.images[self.filled] = image
                 self.count += 1
+                self.filled += 1
                 out.append(image)
             elif torch.rand((), generator=generator).item() < 0.5:
                 i = int(torch.randint(self.size, (), generator=generator))
@@ -195,6 +198,10 @@ class HistoryPool(nn.Module):
             else:
                 out.append(image)
         return torch.stack(out)
+
+
+def _count_filled(pool: HistoryPool, incompatible_keys) -> None:
+    pool.filled = int(pool.count)
 
 
 def lsgan(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -228,7 +235,7 @@ class CycleGAN(TranslationModel):
     def generator_for(self, direction: str) -> nn.Module:
         return self.g_ab if direction == "AtoB" else self.g_ba
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         if y is None:
             raise GenbenchError("cyclegan trains on two domains: x from A, y from B")
         self._apply_schedule()
@@ -243,11 +250,11 @@ class CycleGAN(TranslationModel):
             gan_ba = lsgan(self.d_a(fake_a), 1.0)
         loss_cycle = (rec_a - a).abs().mean() + (rec_b - b).abs().mean()
         loss_g = gan_ab + gan_ba + self.config.lambda_cycle * loss_cycle
-        logs: dict[str, float] = {}
+        logs: dict[str, torch.Tensor] = {}
         if self.identity_weight:
             loss_idt = (self.g_ab(b) - b).abs().mean() + (self.g_ba(a) - a).abs().mean()
             loss_g = loss_g + self.identity_weight * loss_idt
-            logs["loss_idt"] = loss_idt.item()
+            logs["loss_idt"] = loss_idt.detach()
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optimizers["g"].step()
@@ -260,10 +267,11 @@ class CycleGAN(TranslationModel):
         self.optimizers["d"].zero_grad(set_to_none=True)
         (loss_d_a + loss_d_b).backward()
         self.optimizers["d"].step()
-        self.steps_done += 1
-        return {"loss_d": (loss_d_a + loss_d_b).item(), "loss_g": loss_g.item(),
-                "loss_d_a": loss_d_a.item(), "loss_d_b": loss_d_b.item(),
-                "loss_gan": (gan_ab + gan_ba).item(), "loss_cycle": loss_cycle.item(),
+        self.count_step()
+        loss_d_a, loss_d_b = loss_d_a.detach(), loss_d_b.detach()
+        return {"loss_d": loss_d_a + loss_d_b, "loss_g": loss_g.detach(),
+                "loss_d_a": loss_d_a, "loss_d_b": loss_d_b,
+                "loss_gan": (gan_ab + gan_ba).detach(), "loss_cycle": loss_cycle.detach(),
                 **logs}
 
     @torch.no_grad()
@@ -356,11 +364,12 @@ class Copy(GenerativeModel):
     def device(self) -> torch.device:
         return self.steps_done.device
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
-        self.steps_done += 1
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None
+                   ) -> dict[str, torch.Tensor | float]:
+        self.count_step()
         out = self.translate(x)
         aligned = y is not None and y.shape == out.shape
-        return {"l1_to_target": float((out - y).abs().mean()) if aligned else 0.0}
+        return {"l1_to_target": (out - y).abs().mean() if aligned else 0.0}
 
     def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
         if x.shape[1] == self.out_channels:

@@ -112,7 +112,7 @@ class AutoencoderModel(GenerativeModel):
         return x
 
     def objective(self, inp: torch.Tensor, target: torch.Tensor, cond: torch.Tensor | None
-                  ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         raise NotImplementedError
 
     def after_step(self, codes: torch.Tensor) -> None:
@@ -144,7 +144,7 @@ class AutoencoderModel(GenerativeModel):
         device = generator.device if generator is not None else torch.device("cpu")
         return torch.randn(shape, generator=generator, device=device).to(self.device)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         x = x.to(self.device)
         cond = self.condition(y, "training")
         target = self.prepare(x)
@@ -155,8 +155,8 @@ class AutoencoderModel(GenerativeModel):
         opt.step()
         with torch.no_grad():
             self.after_step(codes.detach())
-        self.steps_done += 1
-        return {"loss": loss.item(), **logs}
+        self.count_step()
+        return {"loss": loss.detach(), **logs}
 
     def _chunked(self, fn, x: torch.Tensor, y: torch.Tensor | None, what: str) -> torch.Tensor:
         parts = []
@@ -219,7 +219,7 @@ class Autoencoder(AutoencoderModel):
         if inp is not target:  # the statistics are of the clean inputs' codes
             with torch.no_grad():
                 z = self.encoder(target, cond)
-        return mse, {"mse": mse.item()}, z
+        return mse, {"mse": mse.detach()}, z
 
     def after_step(self, codes: torch.Tensor) -> None:
         decay = self.config.code_decay
@@ -332,8 +332,8 @@ class VAE(AutoencoderModel):
         nll = -self.log_px(target, self.decoder(z, cond))
         kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)
         loss = (nll + self.config.beta * kl).mean()
-        logs = {"nll": nll.mean().item(), "kl": kl.mean().item(),
-                "neg_elbo": (nll + kl).mean().item()}
+        nll, kl = nll.detach(), kl.detach()
+        logs = {"nll": nll.mean(), "kl": kl.mean(), "neg_elbo": (nll + kl).mean()}
         return loss, logs, mu
 
     def after_step(self, codes):

@@ -62,7 +62,7 @@ class GaussianMixtureModel(GenerativeModel):
             warnings.simplefilter("ignore", ConvergenceWarning)
             gm.fit(data)
         self._store(gm)
-        self.steps_done += 1
+        self.count_step()
         return {"nll": float(-gm.score(data)), "em_iterations": float(gm.n_iter_),
                 "converged": float(gm.converged_)}
 

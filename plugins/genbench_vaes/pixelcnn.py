@@ -172,8 +172,10 @@ class GatedPixelCNN(nn.Module):
         return self.logits_from_inputs(self.embed(k))
 
     def log_probs(self, k: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) log-probability of each value given the values before it."""
-        logp = F.log_softmax(self.logits(k), dim=2)
+        """(N, C, H, W) log-probability of each value given the values before it. The
+        softmax is over 256 values in float32 even under bf16 autocast (where a bf16
+        log-probability would be too coarse to train on)."""
+        logp = F.log_softmax(self.logits(k).float(), dim=2)
         return logp.gather(2, k.unsqueeze(2)).squeeze(2)
 
     def log_prob(self, k: torch.Tensor) -> torch.Tensor:
@@ -313,16 +315,17 @@ class PixelCNN(GenerativeModel):
                                 f"{tuple(x.shape[1:])}")
         return to_bins(x.to(self.device))
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         k = self._bins(x)
         loss = -self.net.log_probs(k).mean()
         opt = self.optimizers["model"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        self.steps_done += 1
-        value = loss.item()
-        return {"loss": value, "bits_per_dim": value / math.log(2)}
+        self.count_step()
+        value = loss.detach()
+        # In float64, as Python divided the float it was read as.
+        return {"loss": value, "bits_per_dim": value.double() / math.log(2)}
 
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 64,

@@ -188,7 +188,7 @@ class VQVAE(GenerativeModel):
     # -- training -------------------------------------------------------------------------
 
     def in_prior_phase(self) -> bool:
-        return int(self.steps_done) >= self.vqvae_steps
+        return self.step_count >= self.vqvae_steps
 
     def vq_losses(self, x: torch.Tensor):
         """(recon, codebook, commitment, indices, z_e) for a batch, the decoder's input passed
@@ -219,7 +219,8 @@ class VQVAE(GenerativeModel):
         smoothed = (self.ema_count + eps) / (total + k * eps) * total
         self.codebook.copy_(self.ema_sum / smoothed[:, None])
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None
+                   ) -> dict[str, torch.Tensor | float]:
         x = self._input(x)
         if not self.in_prior_phase():
             recon, codebook, commitment, idx, z_e = self.vq_losses(x)
@@ -240,11 +241,12 @@ class VQVAE(GenerativeModel):
             nll.backward()
             opt.step()
             loss = nll
-            prior_nll = nll.item()
-        self.steps_done += 1
+            prior_nll = nll.detach()
+        self.count_step()
+        codebook, commitment = codebook.detach(), commitment.detach()
         vq = (codebook + self.config.beta * commitment) if not self.ema else \
             self.config.beta * commitment
-        return {"loss": loss.item(), "recon": recon.item(), "vq": vq.item(),
+        return {"loss": loss.detach(), "recon": recon.detach(), "vq": vq,
                 "prior_nll": prior_nll}
 
     # -- sampling and metrics -------------------------------------------------------------
