@@ -887,9 +887,13 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
                                                                     len(specs))))
     out: dict[str, Any] = {}
     for v in values:
-        out[SCORE_KEYS.get(v.name.split("[")[0] if v.name != "FID" else "FD", v.name)] = v.value
+        base = v.name.split("@")[0]  # bf16 features: said once, in "features", not per key
+        out[SCORE_KEYS.get(base.split("[")[0] if base != "FID" else "FD", v.name)] = v.value
+    info = scorer.extractor_info().get(scorer.space_label(extractor), {})
     out.update({"extractor": extractor, "n_real": len(real_x), "n_fake": len(fake_x),
-                "k": k, "extractor_info": scorer.extractor_info().get(extractor, {})})
+                "k": k, "extractor_info": info})
+    if "features" in info:
+        out["features"] = info["features"]
     if scorer.notes.get("not_computed"):
         out["not_computed"] = scorer.notes["not_computed"]
     return out

@@ -390,9 +390,27 @@ class Scorer:
             values += self._compute(spec, ctx, len(real), fake.shape[0], bootstrap)
         if not_computed:
             self.notes["not_computed"] = not_computed
+        self._mark_variants(values)
         if report:
             report("done", len(metrics))
         return values
+
+    def space_label(self, name: str) -> str:
+        """How a feature space is named in records: ``inception-v3``, or ``inception-v3@bf16``
+        for features computed under other terms than the standard ones."""
+        ex = self.extractors.get(name)
+        return f"{name}@{ex.variant}" if ex is not None and ex.variant else name
+
+    def _mark_variants(self, values: list[MetricValue]) -> None:
+        """Metrics in a space with a variant (bf16 Inception) carry it in their name and
+        extractor, and the evaluation notes say how their features were computed."""
+        for value in values:
+            label = self.space_label(value.extractor) if value.extractor else None
+            if label and label != value.extractor:
+                ex = self.extractors[value.extractor]
+                value.name, value.extractor = f"{value.name}@{ex.variant}", label
+                self.notes.setdefault("features", {})[label] = ex.info.get(
+                    "features", f"{ex.name} features in {ex.variant}")
 
     def _usable_space(self, spec: MetricSpec, space: str, real: TensorData
                       ) -> tuple[str, str | None]:
@@ -448,4 +466,5 @@ class Scorer:
         return values
 
     def extractor_info(self) -> dict[str, dict]:
-        return {name: {"key": ex.key, **ex.info} for name, ex in self.extractors.items()}
+        return {self.space_label(name): {"key": ex.key, **ex.info}
+                for name, ex in self.extractors.items()}

@@ -124,3 +124,32 @@ def test_score_empty_folder_and_dataset_only_metric(cli, tmp_path, workdir):
     code, _, err = cli("score", tmp_path / "f.npy", tmp_path / "f.npy", "--extractor", "raw",
                        "--metrics", "ndb", "--workdir", workdir)
     assert code == 2 and "needs a dataset" in err
+
+
+def test_score_in_bf16_says_so(cli, tmp_path, workdir):
+    weights = tmp_path / "inception.pth"
+    torch.save(_random_state_dict(), weights)
+    images = (torch.rand(6, 3, 16, 16) * 255).to(torch.uint8).numpy()
+    np.save(tmp_path / "real.npy", images[:3])
+    np.save(tmp_path / "fake.npy", images[3:])
+    out = score_json(cli, tmp_path / "real.npy", tmp_path / "fake.npy", "--inception-weights",
+                     weights, "--metrics", "is", "--extractor-precision", "bf16",
+                     "--extractor-batch", "2", "--workdir", workdir)
+    # IS, not FID: FID's bootstrap of 2048-d covariances takes half a minute on a CPU.
+    assert np.isfinite(out["is_mean"]) and out["features"] == "inception-v3 features in bf16"
+    assert out["extractor_info"]["precision"] == "bf16"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--extractor-precision", "fp16"], "is not one of fp32, bf16"),
+    (["--extractor-batch", "0"], "at least 1"),
+])
+def test_bad_extractor_settings_are_one_line(cli, tmp_path, workdir, args, message):
+    from test_cli import assert_one_line_error
+
+    np.save(tmp_path / "x.npy", np.zeros((4, 8, 8, 3), dtype=np.uint8))
+    assert_one_line_error(cli("score", tmp_path / "x.npy", tmp_path / "x.npy", *args,
+                              "--workdir", workdir), message)
+    assert_one_line_error(cli("evaluate", "no-such-run", *args, "--workdir", workdir), message)
+    assert_one_line_error(cli("run", "gan", "--dataset", "ring8", *args, "--workdir", workdir),
+                          message)

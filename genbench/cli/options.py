@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from genbench.errors import GenbenchError
+
 # One placeholder per option name, the same in every command's --help.
 METAVARS = {
     "--dataset": "NAME", "--model": "NAMES", "--profile": "NAME", "--seed": "N",
@@ -23,7 +25,8 @@ METAVARS = {
     "--extractor": "NAME", "--inception-weights": "FILE", "--iwae-k": "K", "--bootstrap": "N",
     "--k": "K", "--n": "N", "--status": "STATUS", "--out": "DIR", "--alpha": "ALPHA",
     "--limit": "N", "--at-budget": "SECONDS", "--precision": "PRECISION",
-    "--compile-mode": "MODE", "--log-every": "N",
+    "--compile-mode": "MODE", "--log-every": "N", "--extractor-precision": "fp32|bf16",
+    "--extractor-batch": "N",
 }
 
 
@@ -143,6 +146,17 @@ InceptionOpt = Annotated[str | None, typer.Option(
     help="Local file of torch-fidelity's Inception-v3 weights "
          "(weights-inception-2015-12-05-6726825d.pth), for offline use.")]
 
+# Checked by _extractor_options, not by typer, so a bad value is one line like every error.
+ExtractorPrecisionOpt = Annotated[str, typer.Option(
+    "--extractor-precision", envvar="GENBENCH_EXTRACTOR_PRECISION",
+    help="Inception-v3's arithmetic: fp32, or bf16 (bfloat16 autocast: faster on a GPU, "
+         "features within about 1% of fp32's). bf16 numbers are recorded under their own "
+         "names (FID@bf16).")]
+ExtractorBatchOpt = Annotated[int | None, typer.Option(
+    "--extractor-batch",
+    help="Images per Inception-v3 forward pass (default: 64 on the CPU; on a GPU up to 500, "
+         "as free memory allows).", show_default=False)]
+
 DataRootOpt = Annotated[str | None, typer.Option(
     "--data-root", envvar="GENBENCH_DATA_ROOT",
     help="Folder holding downloaded datasets (torchvision layouts) for mnist, cifar10, ...")]
@@ -186,9 +200,22 @@ RunOrCheckpointArg = Annotated[str, typer.Argument(
     help="A run id (see `genbench runs`) or a checkpoint file.", metavar="RUN|CHECKPOINT")]
 
 
+EXTRACTOR_PRECISIONS = ("fp32", "bf16")  # as genbench.features.inception.PRECISIONS
+
+
 def _extractor_options(inception_weights: str | None, iwae_k: int = 64,
-                       bootstrap: int | None = None) -> dict:
+                       bootstrap: int | None = None, precision: str = "fp32",
+                       batch: int | None = None) -> dict:
     options = {"inception_weights": inception_weights} if inception_weights else {}
+    if precision not in EXTRACTOR_PRECISIONS:
+        raise GenbenchError(f"--extractor-precision {precision!r} is not one of "
+                            f"{', '.join(EXTRACTOR_PRECISIONS)}")
+    if precision != "fp32":
+        options["extractor_precision"] = precision
+    if batch is not None:
+        if batch < 1:
+            raise GenbenchError(f"--extractor-batch must be at least 1, got {batch}")
+        options["extractor_batch"] = batch
     if iwae_k != 64:
         options["iwae_k"] = iwae_k
     if bootstrap is not None:

@@ -9,6 +9,8 @@ import typer
 from genbench.cli.options import (
     DEFAULT_WORKDIR,
     DeviceOpt,
+    ExtractorBatchOpt,
+    ExtractorPrecisionOpt,
     Format,
     FormatOpt,
     InceptionOpt,
@@ -35,6 +37,8 @@ def score(
     k: Annotated[int, typer.Option("--k", min=1, help="Neighbours for precision, recall, "
                                                       "density and coverage (all four).")] = 5,
     inception_weights: InceptionOpt = None,
+    extractor_precision: ExtractorPrecisionOpt = "fp32",
+    extractor_batch: ExtractorBatchOpt = None,
     device: DeviceOpt = "auto",
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
     fmt: FormatOpt = Format.table,
@@ -50,17 +54,20 @@ def score(
     """
     from genbench import api
 
+    options = _extractor_options(inception_weights, precision=extractor_precision,
+                                 batch=extractor_batch)
     progress, _, evaluating = _progress_bar(err if fmt == Format.json else out)
     with progress:
         progress.remove_task(progress.task_ids[0])
         result = api.score(real, fake, metrics=_split(metrics_), extractor=extractor, k=k,
                            device=device, workdir=workdir, report=evaluating,
-                           extractor_options=_extractor_options(inception_weights))
+                           extractor_options=options)
     if fmt == Format.json:
         return _print_json(result)
     keys = [key for key in api.SCORE_KEYS.values() if key in result]
-    out.print(_table(f"{result['n_real']} real vs {result['n_fake']} generated, "
-                     f"{result['extractor']} features", ["metric", "value"],
+    features = result.get("features", f"{result['extractor']} features")
+    out.print(_table(f"{result['n_real']} real vs {result['n_fake']} generated, {features}",
+                     ["metric", "value"],
                      [[key, f"{result[key]:.6g}"] for key in keys]
                      + [[name, "not computed"] for name in result.get("not_computed", {})]))
     _print_not_computed(result.get("not_computed", {}))

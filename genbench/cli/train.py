@@ -17,7 +17,9 @@ from genbench.cli.options import (
     DataRootOpt,
     DeviceOpt,
     Direction,
+    ExtractorBatchOpt,
     ExtractorOpt,
+    ExtractorPrecisionOpt,
     Format,
     FormatOpt,
     InceptionOpt,
@@ -68,6 +70,8 @@ def run(
     num_samples: NumSamplesOpt = None,
     extractor: ExtractorOpt = None,
     inception_weights: InceptionOpt = None,
+    extractor_precision: ExtractorPrecisionOpt = "fp32",
+    extractor_batch: ExtractorBatchOpt = None,
     data_root: DataRootOpt = None,
     iwae_k: IwaeOpt = 64,
     bootstrap: BootstrapOpt = None,
@@ -110,8 +114,9 @@ def run(
                              resume=resume, metrics=_split(metrics_), num_samples=num_samples,
                              progress=update, eval_progress=evaluating, extractor=extractor,
                              notify=lambda text: console.print(escape(text), soft_wrap=True),
-                             extractor_options=_extractor_options(inception_weights, iwae_k,
-                                                                  bootstrap),
+                             extractor_options=_extractor_options(
+                                 inception_weights, iwae_k, bootstrap, extractor_precision,
+                                 extractor_batch),
                              data_root=data_root, eval_every=eval_every,
                              precision=precision, channels_last=channels_last,
                              compile=_compile_option(compile_, compile_mode),
@@ -167,6 +172,8 @@ def evaluate(
     device: DeviceOpt = "auto",
     extractor: ExtractorOpt = None,
     inception_weights: InceptionOpt = None,
+    extractor_precision: ExtractorPrecisionOpt = "fp32",
+    extractor_batch: ExtractorBatchOpt = None,
     data_root: DataRootOpt = None,
     iwae_k: IwaeOpt = 64,
     bootstrap: BootstrapOpt = None,
@@ -181,8 +188,9 @@ def evaluate(
         record = api.evaluate(target, workdir=workdir, metrics=_split(metrics_),
                               num_samples=num_samples, device=device, eval_progress=evaluating,
                               extractor=extractor,
-                              extractor_options=_extractor_options(inception_weights, iwae_k,
-                                                                   bootstrap),
+                              extractor_options=_extractor_options(
+                                  inception_weights, iwae_k, bootstrap, extractor_precision,
+                                  extractor_batch),
                               data_root=data_root)
     if fmt == Format.json:
         return _print_json(record.to_dict())

@@ -18,11 +18,11 @@ class ExtractorContext:
     """What an extractor factory receives: ``factory(ctx) -> Extractor``.
 
     ``dataset`` is None when scoring arbitrary files (``genbench score``). ``options`` carries
-    user settings such as ``{"inception_weights": "/path/to/file.pth"}``; ``workdir`` is where an
-    extractor may cache what it trains or downloads. ``progress``, when given, is called as
-    ``progress(what, done, total)`` while the factory does something slow (the evaluator's
-    training), e.g. ``("training the mnist evaluator (once per workdir): epoch 4/30, val
-    98.6%", 4, 30)``.
+    user settings such as ``{"inception_weights": "/path/to/file.pth", "extractor_precision":
+    "bf16", "extractor_batch": 500}``; ``workdir`` is where an extractor may cache what it
+    trains or downloads. ``progress``, when given, is called as ``progress(what, done, total)``
+    while the factory does something slow (the evaluator's training), e.g. ``("training the
+    mnist evaluator (once per workdir): epoch 4/30, val 98.6%", 4, 30)``.
     """
 
     dataset: DatasetSpec | None
@@ -44,11 +44,15 @@ class Extractor:
 
     ``key`` must change whenever the same input could give different features (weights,
     preprocessing, resolution): it names the on-disk feature cache. ``info`` is recorded with
-    every metric computed in this space (e.g. the evaluator's held-out accuracy).
+    every metric computed in this space (e.g. the evaluator's held-out accuracy). ``variant``
+    names terms other than the standard ones (``"bf16"``): metrics in such a space are named
+    ``FID@bf16``, ``precision[raw]@bf16``, so they never share a leaderboard column with the
+    standard numbers.
     """
 
     name: str = ""
     key: str = ""
+    variant: str = ""
     batch_size: int = 256
 
     def __init__(self) -> None:

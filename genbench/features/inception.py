@@ -10,6 +10,14 @@ torch-fidelity then resizes them to 299 x 299 with its TensorFlow-1.x-compatible
 resize and scales them to [-1, 1] as the original graph does. Any change to this pipeline must
 change :data:`PREPROCESSING`, which is part of the feature-cache key.
 
+Throughput (issue 16): :meth:`InceptionExtractor.__call__` sends images to the device as
+``uint8`` (a quarter of float32's bytes), through pinned buffers with non-blocking copies, in
+batches of hundreds on a GPU (:func:`default_batch_size`), and keeps the features on the device
+until the end: the only host synchronisation is the one final copy back. The old loop (batches
+of 64, float32 pageable copies, a finiteness check and two ``.cpu()`` per batch) made the GPU
+wait for the host after every batch. ``precision="bf16"`` runs the network under bfloat16
+autocast: faster on a GPU, features within about 1% of float32's, recorded with every metric.
+
 Weights are never fetched silently from anywhere else: see :func:`resolve_weights`. Before
 torch-fidelity sees them, they are loaded with ``weights_only=True`` (no code runs), checked,
 and handed over as a freshly serialised in-memory copy, so torch-fidelity's own unrestricted
@@ -47,6 +55,13 @@ ENV_WEIGHTS = "GENBENCH_INCEPTION_WEIGHTS"
 ENV_OFFLINE = "GENBENCH_OFFLINE"
 PREPROCESSING = "u8-tf299"  # uint8 like a PNG, TF1-style bilinear resize to 299
 FEATURES_LIST = ["2048", "logits_unbiased"]
+FEATURE_DIMS = (2048, 1008)  # the pool features, the logits
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # the network's autocast dtype
+CPU_BATCH = 64
+GPU_BATCH = 500  # measured on an H200: 5,360 img/s at 500 in bf16 against 4,170 at 64 in fp32
+# Peak memory of one 299 x 299 image through the network, measured on the CPU (23 MiB); a GPU
+# batch takes at most half the free memory at this cost.
+BYTES_PER_IMAGE = 24 << 20
 DOWNLOAD_TIMEOUT_S = 15  # per socket operation
 DOWNLOAD_DEADLINE_S = 600  # for the whole file
 # A few tensors whose shapes pin down the architecture (load_state_dict checks the rest).
@@ -190,17 +205,57 @@ def weights_sha256(path: Path) -> str:
     return _sha256_cache[ident]
 
 
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise GenbenchError(f"extractor precision {precision!r} is not one of "
+                            f"{', '.join(PRECISIONS)}")
+    return precision
+
+
+def check_batch_size(batch_size: int | None) -> int | None:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, int) or batch_size < 1):
+        raise GenbenchError(f"extractor batch size must be a whole number of at least 1, got "
+                            f"{batch_size!r}")
+    return batch_size
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Images per forward pass: :data:`CPU_BATCH` on the CPU; on a GPU up to
+    :data:`GPU_BATCH`, as many as half the free memory holds (never below ``CPU_BATCH``)."""
+    if device.type != "cuda":
+        return CPU_BATCH
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(CPU_BATCH, min(GPU_BATCH, free // 2 // BYTES_PER_IMAGE))
+
+
+def to_pixels(x: torch.Tensor) -> torch.Tensor:
+    """Images as the uint8 a saved PNG would hold: float in [-1, 1] rounded, uint8 (genbench's
+    8-bit datasets, ``v`` meaning ``v / 127.5 - 1``) as they are, which is the same."""
+    if x.dtype == torch.uint8:
+        return x
+    return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
 class InceptionExtractor(Extractor):
     name = "inception-v3"
-    batch_size = 64
+    batch_size = CPU_BATCH
 
-    def __init__(self, weights: Path, device: torch.device):
+    def __init__(self, weights: Path, device: torch.device, precision: str = "fp32",
+                 batch_size: int | None = None):
         super().__init__()
         self.weights = Path(weights)
         self.device = torch.device(device)
+        self.precision = check_precision(precision)
+        self.batch_size = check_batch_size(batch_size) or default_batch_size(self.device)
         self.sha256 = weights_sha256(self.weights)
-        self.key = f"inception-v3-{self.sha256[:16]}-{PREPROCESSING}"
         self.info: dict[str, Any] = {"weights": str(self.weights), "weights_sha256": self.sha256}
+        self.key = f"inception-v3-{self.sha256[:16]}-{PREPROCESSING}"
+        if precision != "fp32":  # float32 keys and records stay as they were before bf16
+            self.variant = precision
+            self.key += f"-{precision}"
+            self.info.update(precision=precision,
+                             features=f"inception-v3 features in {precision}")
         self._model: FeatureExtractorInceptionV3 | None = None
 
     def model(self) -> FeatureExtractorInceptionV3:
@@ -227,23 +282,78 @@ class InceptionExtractor(Extractor):
             self._model = model.to(self.device)
         return self._model
 
-    def extract(self, x: torch.Tensor) -> Features:
+    def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] not in (1, 3):
             raise GenbenchError("the inception-v3 extractor needs images shaped (N, 1 or 3, H, W)"
                                 f", got {tuple(x.shape)}; use --extractor raw for other data")
-        if not torch.isfinite(x).all():
+        if x.is_floating_point() and not all(torch.isfinite(x[i:i + 4096]).all()
+                                             for i in range(0, x.shape[0], 4096)):
             raise GenbenchError("images contain NaN or inf values; cannot compute Inception "
                                 "features")
-        model = self.model()
-        x = x.to(self.device)
-        if x.shape[1] == 1:
-            x = x.repeat(1, 3, 1, 1)
-        images = ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-        with torch.no_grad():
-            pool, logits = model(images)
+
+    def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pool features and logits of uint8 images already on the device."""
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        dtype = PRECISIONS[self.precision]
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=dtype,
+                                             enabled=dtype is not None):
+            return self.model()(images)
+
+    def extract(self, x: torch.Tensor) -> Features:
+        """Features of one batch, on the CPU (the simple path; :meth:`__call__` is the fast
+        one and gives the same features)."""
+        self._check(x)
+        self.model()
+        pool, logits = self._forward(to_pixels(x.to(self.device)))
         return Features(features=pool.float().cpu(), logits=logits.float().cpu())
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, progress=None) -> Features:
+        """Features of any number of images, in batches of :attr:`batch_size`;
+        ``progress(done, total)`` counts the batches handed to the device."""
+        self._check(x)
+        if x.shape[0] == 0:
+            raise ValueError("no examples to extract features from")
+        self.model()
+        n = x.shape[0]
+        # Gathered on the device, and copied back once at the end: the only host sync.
+        out = [torch.empty(n, dim, device=self.device) for dim in FEATURE_DIMS]
+        for start, images in self._device_batches(x):
+            for buffer, values in zip(out, self._forward(images), strict=True):
+                buffer[start:start + images.shape[0]] = values
+            if progress:
+                progress(start + images.shape[0], n)
+        features, logits = (buffer.cpu() for buffer in out)
+        return Features(features=features, logits=logits)
+
+    def _device_batches(self, x: torch.Tensor):
+        """(start, uint8 images on the device) for each batch of ``x``. From the CPU to a GPU,
+        batches are made uint8 on the host, into one of two pinned buffers, and copied without
+        blocking; a buffer is refilled only once its previous copy is done."""
+        step = self.batch_size
+        if x.device == self.device or self.device.type != "cuda":
+            for start in range(0, x.shape[0], step):
+                yield start, to_pixels(x[start:start + step].to(self.device))
+            return
+        x = x.cpu()
+        pinned = [torch.empty((min(step, x.shape[0]), *x.shape[1:]), dtype=torch.uint8,
+                              pin_memory=True) for _ in range(2)]
+        copied: list[torch.cuda.Event | None] = [None, None]
+        for k, start in enumerate(range(0, x.shape[0], step)):
+            slot = k % 2
+            if copied[slot] is not None:
+                copied[slot].synchronize()
+            host = pinned[slot][:min(step, x.shape[0] - start)]
+            host.copy_(to_pixels(x[start:start + step]))
+            images = host.to(self.device, non_blocking=True)
+            copied[slot] = torch.cuda.Event()
+            copied[slot].record()
+            yield start, images
 
 
 def make_inception_extractor(ctx: ExtractorContext) -> InceptionExtractor:
+    precision = check_precision(ctx.options.get("extractor_precision") or "fp32")
+    batch_size = check_batch_size(ctx.options.get("extractor_batch"))
     weights = resolve_weights(ctx.options.get("inception_weights"))
-    return InceptionExtractor(weights, ctx.device)
+    return InceptionExtractor(weights, ctx.device, precision, batch_size)

@@ -293,6 +293,8 @@ def _feature_spaces(records: list[RunRecord]) -> dict[str, str]:
                                    f"{info.get('tested_on', '?')} (key `{info.get('key', '')}`)")
             elif name == "raw":
                 described[name] = "the data vectors themselves, at the dataset's native size"
+            elif "features" in info:  # inception-v3@bf16
+                described[name] = f"{info['features']} (key `{info.get('key', '')}`)"
             else:
                 described[name] = f"key `{info.get('key', '')}`"
     return described
