@@ -44,8 +44,9 @@ ANOMALY_DATASET = "digits-oneclass:0"
 BENCHMARKS = [
     ("run_costs.py", ["dcgan", "digits", "cyclegan", "digits2ink"],
      ["gan", "ring8"], 150),
-    ("train_speed.py", [], ["--image-size", "32", "--batch", "32", "--steps", "5"], 150),
-    ("fid50k.py", [], ["--n", "200"], 200),
+    ("train_speed.py", [], ["--image-size", "32", "--batch", "16", "--steps", "3", "--warmup",
+                            "1", "--no-compile"], 150),
+    ("fid50k.py", [], ["--n", "32", "--skip-torch-fidelity"], 200),
 ]
 
 
