@@ -16,7 +16,8 @@ skipped, never silently dropped):
    ``ring8`` (``--dataset MODEL=NAME`` changes one). The table: model, dataset, wall
    seconds, status, the error's first line.
 3. **benchmarks**: where a run's time goes (``run_costs.py``), training speed
-   (``train_speed.py``) and FID-50k (``fid50k.py``), on the device, each with a time limit.
+   (``train_speed.py``), FID-50k (``fid50k.py``) and a sweep with ``--jobs 2`` against one
+   after another (``sweep_jobs.py``), on the device, each with a time limit.
 
 Everything printed is also written to ``--out`` (default ``gpu-check/``): ``report.md``, and
 each part's full output. Exit status 1 if a test or a model failed.
@@ -47,6 +48,9 @@ BENCHMARKS = [
     ("train_speed.py", [], ["--image-size", "32", "--batch", "16", "--steps", "3", "--warmup",
                             "1", "--no-compile"], 150),
     ("fid50k.py", [], ["--n", "32", "--skip-torch-fidelity"], 200),
+    # Two runs sharing the GPU (--jobs 2) against one after another.
+    ("sweep_jobs.py", ["--models", "dcgan", "--datasets", "digits", "--steps", "300"],
+     ["--models", "gan", "--steps", "20"], 150),
 ]
 
 

@@ -96,9 +96,11 @@ class Outcome:
     wall_time: float = 0.0
     message: str = ""
     metric: tuple[str, float] | None = None  # the leaderboard's ranking metric, if any
+    attempts: int = 1  # workers started for it (more than one when a worker died)
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.entry.to_dict(), "status": self.status, "run_id": self.run_id or None,
+                "attempts": 0 if self.status in ("skipped", "not run") else self.attempts,
                 "wall_time": round(self.wall_time, 3), "message": self.message,
                 "metric": {"name": self.metric[0], "value": self.metric[1]}
                 if self.metric else None}
@@ -372,8 +374,15 @@ def _unwatched(index: int, item: Planned) -> Iterator[tuple[None, None]]:
 
 def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto",
             data_root: str | None = None, fail_fast: bool = False,
-            watch: Watch | None = None, report: Report | None = None) -> SweepResult:
+            watch: Watch | None = None, report: Report | None = None,
+            executor: str = "local", jobs: int | None = None,
+            watch_tasks: Callable[[list], None] | None = None) -> SweepResult:
     """Run the entries that are not done, one after another, with ``api.run``.
+
+    ``executor="local"`` with ``jobs`` other than None or 1 (0: one per GPU or core), or
+    ``executor="ray"`` / ``"ray:ADDRESS"`` (``jobs`` None: what the cluster holds), runs them
+    in workers instead, several at once (:mod:`genbench.parallel`); ``watch_tasks(tasks)``
+    then follows them in place of ``watch``.
 
     The store is read again before each entry, so an entry that another sweep on the same
     workdir completed in the meantime is skipped, not run twice (two sweeps may still start
@@ -384,6 +393,12 @@ def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto"
     """
     from genbench import api
 
+    if executor != "local" or jobs not in (None, 1):
+        from genbench import parallel
+
+        return parallel.execute(planned, workdir=workdir, executor=executor, jobs=jobs,
+                                device=device, data_root=data_root, fail_fast=fail_fast,
+                                watch=watch_tasks, report=report)
     api.prepare_workdir(workdir)
     # A bad --device (or one that cannot do --precision bf16) fails before the first entry.
     torch_device = api.resolve_device(device)

@@ -26,7 +26,7 @@ METAVARS = {
     "--k": "K", "--n": "N", "--status": "STATUS", "--out": "DIR", "--alpha": "ALPHA",
     "--limit": "N", "--at-budget": "SECONDS", "--precision": "PRECISION",
     "--compile-mode": "MODE", "--log-every": "N", "--extractor-precision": "fp32|bf16",
-    "--extractor-batch": "N",
+    "--extractor-batch": "N", "--executor": "local|ray[:ADDRESS]", "--jobs": "N",
 }
 
 

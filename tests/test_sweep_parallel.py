@@ -1,0 +1,235 @@
+"""Sweeps in workers: ``--executor local --jobs 2`` and ``--executor ray`` (a local Ray instance
+the test starts) give the records of the sequential sweep; a worker killed with -9 mid-run is
+retried from its checkpoint; a driver killed mid-sweep is resumed by the same command; a run
+that fails on its own is recorded once, not retried."""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_cli import assert_one_line_error
+
+from genbench import sweep as sweeps
+from genbench.parallel import SCRATCH
+from genbench.results.store import Store
+
+# Four entries, a few hundred steps of small models on a 2-D toy: long enough to be killed
+# in the middle, short enough for the default suite. Checkpoints every 20 steps.
+MODELS, SEEDS, STEPS = ["gan", "vae"], [0, 1], 200
+SETTINGS = ["checkpoint_every=20"]
+
+
+def plan(workdir: Path, models=MODELS, seeds=SEEDS):
+    blocks = sweeps.make_blocks(models=models, datasets=["ring8"], seeds=seeds, steps=STEPS,
+                                overrides=SETTINGS)
+    return sweeps.plan(sweeps.expand(blocks), workdir)
+
+
+def records(workdir: Path) -> dict[tuple, object]:
+    """The store's records by entry; fails if an entry has more than one."""
+    runs = Store(workdir).runs()
+    by_entry = {(r.model, r.dataset, r.seed, r.config_hash): r for r in runs}
+    assert len(by_entry) == len(runs), "an entry was recorded twice"
+    return by_entry
+
+
+def assert_same_records(got: dict, want: dict, workdir: Path) -> None:
+    """Same entries, statuses, steps and metrics. Training is bit-identical between processes
+    and thread counts; KID's float64 mean over subsets may differ in the last digit between 1
+    and 2 threads, hence the 1e-12 relative tolerance."""
+    assert got.keys() == want.keys()
+    for key, record in got.items():
+        other = want[key]
+        assert (record.status, record.steps) == (other.status, other.steps), key
+        mine, theirs = record.metric_map(), other.metric_map()
+        assert mine.keys() == theirs.keys(), key
+        for name, value in mine.items():
+            assert math.isclose(value, theirs[name], rel_tol=1e-12, abs_tol=1e-15), \
+                (key, name, value, theirs[name])
+        # The run's folder came back into this workdir with everything in it.
+        folder = Path(record.run_dir)
+        assert folder.parent == workdir.resolve() / "runs"
+        for name in ("record.json", "checkpoint.pt", "samples.png"):
+            assert (folder / name).is_file(), (key, name)
+        assert json.loads((folder / "record.json").read_text())["status"] == record.status
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    """The reference: the same sweep, one entry after another in this process."""
+    workdir = tmp_path_factory.mktemp("sequential")
+    result = sweeps.execute(plan(workdir), workdir=workdir)
+    assert result.counts() == {"completed": 4}
+    return records(workdir)
+
+
+def run_killing_one_worker(workdir: Path, executor: str, jobs: int):
+    """Run the sweep in a thread; once a worker is past step 60 with a checkpoint saved on the
+    driver's side, kill -9 its process. Returns the result and what was killed."""
+    result, errors = {}, []
+
+    def go():
+        try:
+            result["sweep"] = sweeps.execute(plan(workdir), workdir=workdir, executor=executor,
+                                             jobs=jobs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    killed = None
+    while thread.is_alive() and killed is None:
+        for path in glob.glob(str(workdir / SCRATCH / "*" / "progress.json")):
+            try:
+                info = json.loads(Path(path).read_text())
+            except (OSError, ValueError):
+                continue
+            saved = glob.glob(str(Path(path).parent / "runs" / "*" / "checkpoint.pt"))
+            if info.get("phase") == "training" and info["step"] >= 60 and saved:
+                os.kill(info["pid"], signal.SIGKILL)
+                killed = Path(path).parent.name
+                break
+        time.sleep(0.02)
+    thread.join(300)
+    assert not errors, errors
+    assert killed, "no worker was seen training: nothing was killed"
+    return result["sweep"], killed
+
+
+def check_after_kill(workdir: Path, result, killed: str, sequential) -> None:
+    assert result.counts() == {"completed": 4}
+    retried = [o for o in result.outcomes if o.attempts > 1]
+    assert len(retried) == 1 and killed.startswith(retried[0].entry.model)
+    # Resumed from its checkpoint (same run id, same seeded stream): the same record as an
+    # uninterrupted run, and no duplicate or lost record.
+    assert_same_records(records(workdir), sequential, workdir)
+    assert not (workdir / SCRATCH).exists()
+
+
+def test_jobs_2_gives_the_records_of_the_sequential_sweep(workdir, sequential):
+    result = sweeps.execute(plan(workdir), workdir=workdir, executor="local", jobs=2)
+    assert result.counts() == {"completed": 4}
+    assert [o.entry.label for o in result.outcomes] == \
+        [p.entry.label for p in plan(workdir)]  # in the plan's order, whatever ended first
+    assert_same_records(records(workdir), sequential, workdir)
+    assert not (workdir / SCRATCH).exists()  # every scratch folder taken in and removed
+    # Rerun: everything is done already.
+    again = sweeps.execute(plan(workdir), workdir=workdir, executor="local", jobs=2)
+    assert again.counts() == {"skipped": 4}
+
+
+def test_a_worker_killed_mid_run_is_retried_from_its_checkpoint(workdir, sequential):
+    result, killed = run_killing_one_worker(workdir, "local", 2)
+    check_after_kill(workdir, result, killed, sequential)
+
+
+def test_ray_gives_the_records_of_the_sequential_sweep(workdir, sequential):
+    pytest.importorskip("ray", reason="Ray is in the test extra: pip install -e '.[test]'")
+    result = sweeps.execute(plan(workdir), workdir=workdir, executor="ray")
+    assert result.counts() == {"completed": 4}
+    assert_same_records(records(workdir), sequential, workdir)
+    assert not (workdir / SCRATCH).exists()
+
+
+def test_ray_retries_a_killed_worker_from_the_checkpoint_it_shipped(workdir, sequential):
+    pytest.importorskip("ray", reason="Ray is in the test extra: pip install -e '.[test]'")
+    result, killed = run_killing_one_worker(workdir, "ray", 0)
+    check_after_kill(workdir, result, killed, sequential)
+
+
+def test_a_killed_driver_is_resumed_by_the_same_command(workdir, sequential):
+    """kill -9 of `genbench sweep` itself: its workers die with it (no orphan goes on writing)
+    and the same command resumes the interrupted runs from their checkpoints."""
+    command = [sys.executable, "-m", "genbench", "sweep", "-m", ",".join(MODELS), "-d",
+               "ring8", "--seeds", "0,1", "--steps", str(STEPS), "--set", SETTINGS[0],
+               "--jobs", "2", "--workdir", str(workdir), "--format", "json"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and driver.poll() is None:
+        if glob.glob(str(workdir / SCRATCH / "*" / "runs" / "*" / "checkpoint.pt")):
+            break
+        time.sleep(0.02)
+    driver.kill()
+    driver.communicate()
+    scratch = list((workdir / SCRATCH).glob("*/runs/*"))
+    assert scratch, "the driver finished before it could be killed"
+    time.sleep(0.5)  # the workers' death signal
+    done = cli_json_subprocess(command)
+    assert {e["status"] for e in done["entries"]} <= {"completed", "skipped"}
+    resumed = {p.name for p in scratch}
+    assert resumed <= {Path(r.run_dir).name for r in records(workdir).values()}
+    assert_same_records(records(workdir), sequential, workdir)
+
+
+def cli_json_subprocess(command: list[str]) -> dict:
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_a_run_that_fails_on_its_own_is_recorded_once_not_retried(cli, workdir):
+    code, stdout, stderr = cli("sweep", "-m", "gan", "-d", "ring8", "--steps", "20", "--set",
+                               "lr_g=1e12", "--set", "lr_d=1e12", "--jobs", "2", "--workdir",
+                               workdir, "--format", "json")
+    assert code == 1, stderr
+    out = json.loads(stdout)
+    (entry,) = out["entries"]
+    assert (entry["status"], entry["attempts"]) == ("diverged", 1)
+    (record,) = Store(workdir).runs()
+    assert record.status == "diverged" and "nan" in record.message
+
+
+@pytest.mark.parametrize("executor", ["ray:", "dask", "local:host"])
+def test_an_unknown_executor_is_a_one_line_error(cli, workdir, executor):
+    assert_one_line_error(cli("sweep", "-m", "gan", "-d", "ring8", "--steps", "3",
+                              "--executor", executor, "--workdir", workdir),
+                          "--executor", "local", "ray:ADDRESS")
+    assert not (workdir / "runs").exists()
+
+
+def test_ray_missing_says_how_to_install_it(cli, workdir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    assert_one_line_error(cli("sweep", "-m", "gan", "-d", "ring8", "--steps", "3",
+                              "--executor", "ray", "--workdir", workdir),
+                          "pip install", "genbench[ray]")
+
+
+def test_ctrl_c_stops_the_workers_with_checkpoints_and_the_same_command_resumes(workdir,
+                                                                               sequential):
+    command = [sys.executable, "-m", "genbench", "sweep", "-m", ",".join(MODELS), "-d",
+               "ring8", "--seeds", "0,1", "--steps", str(STEPS), "--set", SETTINGS[0],
+               "--jobs", "2", "--workdir", str(workdir), "--format", "json"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and driver.poll() is None:
+        if glob.glob(str(workdir / SCRATCH / "*" / "runs" / "*" / "checkpoint.pt")):
+            break
+        time.sleep(0.02)
+    driver.send_signal(signal.SIGINT)
+    stdout, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130, stderr[-2000:]
+    stopped = json.loads(stdout)
+    assert stopped["interrupted"]
+    statuses = [e["status"] for e in stopped["entries"]]
+    assert "interrupted" in statuses and set(statuses) <= {"completed", "interrupted",
+                                                          "not run"}
+    # Each interrupted run left its checkpoint and an 'interrupted' record in its scratch.
+    for scratch in (workdir / SCRATCH).iterdir():
+        (record,) = Store(scratch).runs()
+        assert record.status == "interrupted"
+        assert (Path(record.run_dir) / "checkpoint.pt").is_file()
+    done = cli_json_subprocess(command)
+    assert {e["status"] for e in done["entries"]} <= {"completed", "skipped"}
+    assert_same_records(records(workdir), sequential, workdir)
+    assert not (workdir / SCRATCH).exists()
