@@ -352,11 +352,24 @@ def plan(entries: list[Entry], workdir: str | Path) -> list[Planned]:
                      and (Path(r.run_dir) / "checkpoint.pt").is_file()]
         if done:
             planned.append(Planned(entry, "skip", done[-1]))
-        elif resumable and resumable[-1].status == "interrupted":
+        elif resumable and (resumable[-1].status == "interrupted"
+                            or resumable[-1].status == "running"
+                            and _abandoned(resumable[-1].run_dir)):
             planned.append(Planned(entry, "resume", resumable[-1]))
         else:
             planned.append(Planned(entry, "run"))
     return planned
+
+
+def _abandoned(run_dir: str) -> bool:
+    """A 'running' run whose process is gone (killed with -9): nobody holds its folder."""
+    from genbench.atomic import hold_folder
+
+    hold = hold_folder(run_dir)
+    if hold is None:
+        return False
+    hold.release()
+    return True
 
 
 # --- running it -----------------------------------------------------------------------------

@@ -272,3 +272,24 @@ def test_file_filters_must_name_entries_of_the_file(cli, workdir, tmp_path):
 def test_all_classes_expand_to_one_entry_per_class(cli, workdir):
     entries = plan_of(cli, "-m", "ae", "-d", "digits-oneclass:all", "--workdir", workdir)
     assert [e[1] for e in entries] == [f"digits-oneclass:{k}" for k in range(10)]
+
+
+def test_a_run_left_running_by_a_killed_process_is_resumed_unless_still_held(cli, workdir):
+    """kill -9 of a sequential sweep leaves its run 'running' with a checkpoint: the rerun
+    resumes it under its id. A run whose folder a live process still holds is not touched."""
+    from genbench.atomic import hold_folder
+
+    args = ("--model", "gan", "--dataset", "ring8", *TINY, "--workdir", workdir)
+    (entry,) = cli_json(cli, "sweep", *args)["entries"]
+    with sqlite3.connect(workdir / "genbench.sqlite") as conn:
+        conn.execute("UPDATE runs SET status = 'running' WHERE run_id = ?", (entry["run_id"],))
+    run_dir = Store(workdir).get(entry["run_id"]).run_dir
+    hold = hold_folder(run_dir)  # as the live process would
+    try:
+        assert plan_of(cli, *args) == [("gan", "ring8", 0, "run")]
+    finally:
+        hold.release()
+    assert plan_of(cli, *args) == [("gan", "ring8", 0, "resume")]
+    (again,) = cli_json(cli, "sweep", *args)["entries"]
+    assert (again["status"], again["run_id"]) == ("completed", entry["run_id"])
+    assert [r.status for r in Store(workdir).runs()] == ["completed"]
