@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from genbench.errors import GenbenchError
@@ -79,6 +80,29 @@ def hold_folder(folder: str | os.PathLike) -> FolderHold | None:
         os.close(fd)
         return FolderHold(None)
     return FolderHold(fd)
+
+
+@contextmanager
+def one_at_a_time(path: str | os.PathLike) -> Iterator[None]:
+    """Hold ``path + ".lock"`` exclusively, waiting for another process that holds it: around
+    work that several processes (sweep workers) would otherwise all do at once, such as
+    training the evaluator they share. Where files cannot be locked, nothing waits."""
+    lock = Path(f"{path}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -148,3 +148,28 @@ def test_two_real_runs_at_once_share_a_workdir(tmp_path):
     assert {r.run_id for r in records} == ids and len(ids) == 2
     assert all(r.status == "completed" and len(r.metrics) == 10 for r in records)
     assert (workdir / "leaderboards" / "ring8.md").is_file()
+
+
+def test_one_at_a_time_makes_the_second_process_wait(tmp_path):
+    """What keeps sweep workers from training the same evaluator at once: the second waits
+    for the first to finish, then finds its work done."""
+    import subprocess
+    import sys
+    import time
+
+    from genbench.atomic import one_at_a_time
+
+    target = tmp_path / "evaluator.pt"
+    script = (f"import time, pathlib\nfrom genbench.atomic import one_at_a_time\n"
+              f"with one_at_a_time({str(target)!r}):\n"
+              f"    pathlib.Path({str(tmp_path / 'started')!r}).touch()\n"
+              f"    time.sleep(1.0)\n"
+              f"    pathlib.Path({str(target)!r}).write_text('trained')\n")
+    first = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (tmp_path / "started").exists()
+    with one_at_a_time(target):
+        assert target.read_text() == "trained"  # waited for the first to finish
+    assert first.wait(60) == 0

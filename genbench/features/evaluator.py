@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.atomic import atomic_write
+from genbench.atomic import atomic_write, one_at_a_time
 from genbench.data.base import resize_images
 from genbench.errors import GenbenchError
 from genbench.features.base import Extractor, ExtractorContext, Features
@@ -355,13 +355,15 @@ def make_evaluator(ctx: ExtractorContext) -> EvaluatorExtractor:
     data = _data_fingerprint(train, test)
     path = cache_dir(ctx.workdir) / "evaluators" / f"{base.name}-{ARCH}-s{ctx.seed}-{data}.pt"
     net = EvaluatorCNN(base.shape[0], base.shape[-1], base.num_classes).to(ctx.device)
-    info = _load_cached(path, net, ctx.device)
-    if info is None:
-        net, info = _train(base, train, test, ctx)
-        info["data"] = data
-        state = {k: v.cpu() for k, v in net.state_dict().items()}
-        atomic_write(path, lambda tmp: torch.save({"state": state, "info": json.dumps(info)},
-                                                  tmp))
+    # Sweep workers starting together wait for the first to train it, then load it.
+    with one_at_a_time(path):
+        info = _load_cached(path, net, ctx.device)
+        if info is None:
+            net, info = _train(base, train, test, ctx)
+            info["data"] = data
+            state = {k: v.cpu() for k, v in net.state_dict().items()}
+            atomic_write(path, lambda tmp: torch.save({"state": state,
+                                                       "info": json.dumps(info)}, tmp))
     del train, test
     net.eval()
     bar = min_accuracy(base.name)
