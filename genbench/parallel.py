@@ -256,11 +256,7 @@ class LocalPool:
         task.scratch.mkdir(parents=True, exist_ok=True)
         (task.scratch / "result.json").unlink(missing_ok=True)
         write_text(task.scratch / "spec.json", json.dumps(spec))
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads),
-               "MKL_NUM_THREADS": str(self.threads)}
-        env.setdefault("GENBENCH_CACHE_DIR", self.cache)  # evaluators trained once, shared
-        if self.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
+        env = self.environment(slot)
         log = open(task.scratch / "worker.log", "ab")
         try:
             task.handle = subprocess.Popen(
@@ -270,6 +266,15 @@ class LocalPool:
                 preexec_fn=_die_with_parent)
         finally:
             log.close()
+
+    def environment(self, slot: int) -> dict[str, str]:
+        """The environment of the worker in ``slot``: its GPU, its threads, the shared cache."""
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads),
+               "MKL_NUM_THREADS": str(self.threads)}
+        env.setdefault("GENBENCH_CACHE_DIR", self.cache)  # evaluators trained once, shared
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
+        return env
 
     def poll(self, task: Task) -> tuple[bool, dict | None, str]:
         """(finished, the worker's result or None when it died, why it died)."""

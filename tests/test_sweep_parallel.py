@@ -233,3 +233,45 @@ def test_ctrl_c_stops_the_workers_with_checkpoints_and_the_same_command_resumes(
     assert {e["status"] for e in done["entries"]} <= {"completed", "skipped"}
     assert_same_records(records(workdir), sequential, workdir)
     assert not (workdir / SCRATCH).exists()
+
+
+@pytest.mark.parametrize("device, visible, jobs, expect", [
+    ("cuda", None, 0, (["0", "1", "2"], 3)),        # one worker per GPU
+    ("auto", "4,6", 0, (["4", "6"], 2)),            # the GPUs this process may see
+    ("cuda", None, 5, (["0", "1", "2", "0", "1"], 5)),  # more jobs than GPUs: in turn
+    ("cuda:1", None, 2, (["1", "1"], 2)),           # every worker on the GPU named
+])
+def test_local_workers_each_get_one_gpu(tmp_path, monkeypatch, device, visible, jobs, expect):
+    """How --jobs places workers on GPUs (CUDA_VISIBLE_DEVICES), checked without a GPU."""
+    import torch
+
+    from genbench import api
+    from genbench.parallel import LocalPool
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    index = int(device.split(":")[1]) if ":" in device else None
+    monkeypatch.setattr(api, "resolve_device", lambda d: torch.device("cuda", index))
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    pool = LocalPool(tmp_path, jobs, device)
+    gpus, count = expect
+    assert pool.jobs == count and pool.device == "cuda"
+    assert [pool.environment(slot)["CUDA_VISIBLE_DEVICES"] for slot in range(count)] == gpus
+    assert pool.environment(0)["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1)
+                                                             // count))
+
+
+def test_local_workers_share_the_cores_without_a_gpu(tmp_path, monkeypatch):
+    from genbench.parallel import LocalPool
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    pool = LocalPool(tmp_path, 4, "cpu")
+    assert (pool.jobs, pool.threads, pool.gpus) == (4, 4, [])
+    assert "CUDA_VISIBLE_DEVICES" not in pool.environment(0) or \
+        pool.environment(0)["CUDA_VISIBLE_DEVICES"] == os.environ.get("CUDA_VISIBLE_DEVICES")
+    assert pool.environment(3)["OMP_NUM_THREADS"] == "4"
+    monkeypatch.setenv("GENBENCH_WORKER_THREADS", "8")
+    assert LocalPool(tmp_path, 4, "cpu").threads == 8
+    assert LocalPool(tmp_path, 0, "cpu").jobs == 16  # --jobs 0: one per core
