@@ -51,8 +51,16 @@ from torch import nn
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
 from genbench_vaes.pixelcnn import GatedLayer, GatedPixelCNN, image_shape
-from genbench_vaes.vqvae import (CHUNK, ResBlock, code_statistics, decoder, encoder,
-                                 model_input, nearest_codes, update_ema_codebook)
+from genbench_vaes.vqvae import (
+    CHUNK,
+    ResBlock,
+    code_statistics,
+    decoder,
+    encoder,
+    model_input,
+    nearest_codes,
+    update_ema_codebook,
+)
 
 LEVELS = ("top", "bottom")
 
