@@ -61,6 +61,41 @@ class VqVaeConfig(TrainConfig):
     batch_size: int = 128
 
 
+@dataclass
+class VqVae2Config(TrainConfig):
+    """VQ-VAE-2's two-level autoencoder with the paper's settings (Razavi et al. 2019, appendix
+    table of VQ-VAE hyper-parameters: 128 hidden units, 2 residual layers, K = 512 codes of
+    dimension 64 at each level, beta 0.25, EMA codebooks with decay 0.99, batch 128; the top
+    grid half the bottom's, the bottom a quarter of the image's). The learning rates and the
+    priors' sizes are ours: the paper's priors are far larger PixelCNNs with self-attention.
+    See :mod:`genbench_vaes.vqvae2`."""
+
+    image_size: ImageSize = 0  # 0 = the dataset's native size
+    hidden: Count = 128
+    res_blocks: Annotated[int, Range(ge=0)] = 2
+    # Stride-2 convolutions: bottom grid H/2^b x W/2^b, top grid a further 2^t smaller.
+    bottom_downsample: Annotated[int, Range(ge=0)] = 2
+    top_downsample: Annotated[int, Range(ge=0)] = 1
+    codebook_size: Annotated[int, Range(ge=2)] = 512  # K, at each level
+    code_dim: Count = 64  # D, at each level
+    beta: Weight = 0.25  # commitment weight
+    ema_decay: Annotated[float, Range(gt=0, lt=1)] = 0.99
+    ema_epsilon: Rate = 1e-5  # Laplace smoothing of the EMA counts
+    lr: Rate = 2e-4
+    # The last round(prior_fraction * steps) steps train both priors on the frozen codes.
+    prior_fraction: Probability = 0.5
+    prior_hidden: Count = 128
+    prior_layers: Count = 10
+    prior_first_kernel: Kernel = 7
+    prior_kernel: Kernel = 3
+    prior_out_hidden: Count = 512
+    prior_embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 64  # learnt
+    # Residual blocks of the bottom prior's conditioning stack over the top codes.
+    prior_cond_blocks: Annotated[int, Range(ge=0)] = 2
+    prior_lr: Rate = 1e-3
+    steps: int = 20000
+    batch_size: int = 128
+
 PIXELCNN_PROFILES = {
     # Narrow and shallow (enough to see all of an 8x8 image), a higher learning rate: about a
     # minute on 2 CPU cores on digits, scoring included.
@@ -78,6 +113,18 @@ VQVAE_PROFILES = {
               "prior_hidden": 32, "prior_layers": 4, "prior_first_kernel": 3,
               "prior_out_hidden": 64, "prior_embedding": 16, "prior_lr": 3e-3,
               "checkpoint_every": 500},
+    "standard": {"steps": 60000, "batch_size": 128, "checkpoint_every": 2000},
+}
+
+VQVAE2_PROFILES = {
+    # vq-vae's quick budget and sizes (batch 64, 1,500 steps, 64 hidden units, K = 64 codes of
+    # dimension 16 per level, same learning rates and priors) so the two compare on one board:
+    # 8x8 digits -> 4x4 bottom codes -> 2x2 top codes.
+    "quick": {"steps": 1500, "batch_size": 64, "hidden": 64, "res_blocks": 1,
+              "bottom_downsample": 1, "top_downsample": 1, "codebook_size": 64,
+              "code_dim": 16, "lr": 1e-3, "prior_hidden": 32, "prior_layers": 4,
+              "prior_first_kernel": 3, "prior_out_hidden": 64, "prior_embedding": 16,
+              "prior_cond_blocks": 1, "prior_lr": 3e-3, "checkpoint_every": 500},
     "standard": {"steps": 60000, "batch_size": 128, "checkpoint_every": 2000},
 }
 
@@ -106,5 +153,17 @@ SPECS = (
         accepts=("images",),
         capabilities=("sample", "reconstruct"),
         profiles=VQVAE_PROFILES,
+    ),
+    ModelSpec(
+        name="vq-vae-2", family="vae",
+        summary="two-level VQ-VAE (top codes over bottom codes, EMA codebooks) with PixelCNN "
+                "priors: over the top codes, and over the bottom codes given the top ones",
+        paper="Razavi, van den Oord and Vinyals 2019, Generating Diverse High-Fidelity Images "
+              "with VQ-VAE-2, arXiv:1906.00446",
+        factory="genbench_vaes.vqvae2:build_vqvae2",
+        config=VqVae2Config,
+        accepts=("images",),
+        capabilities=("sample", "reconstruct"),
+        profiles=VQVAE2_PROFILES,
     ),
 )

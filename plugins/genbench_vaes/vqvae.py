@@ -110,6 +110,36 @@ def code_statistics(codes: torch.Tensor, num_codes: int) -> tuple[float, float]:
     return float((counts > 0).sum() / num_codes), float(entropy.exp())
 
 
+@torch.no_grad()
+def update_ema_codebook(codebook: torch.Tensor, count: torch.Tensor, sums: torch.Tensor,
+                        z_e: torch.Tensor, idx: torch.Tensor, decay: float, eps: float) -> None:
+    """One EMA step of a codebook, in place (appendix A.1): ``count`` N_i and ``sums`` m_i move
+    toward this batch's assignment counts and summed encodings (z_e (N, D, h, w), idx
+    (N, h, w)); ``codebook`` becomes m_i over the Laplace-smoothed counts."""
+    k = codebook.shape[0]
+    flat = z_e.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
+    onehot = F.one_hot(idx.flatten(), k).to(flat.dtype)
+    count.mul_(decay).add_(onehot.sum(0), alpha=1 - decay)
+    sums.mul_(decay).add_(onehot.t() @ flat, alpha=1 - decay)
+    total = count.sum()
+    smoothed = (count + eps) / (total + k * eps) * total
+    codebook.copy_(sums / smoothed[:, None])
+
+
+def model_input(name: str, x: torch.Tensor, shape: tuple[int, int, int],
+                device: torch.device) -> torch.Tensor:
+    """x on ``device`` at the model's image size (resized if another size; refused if another
+    number of channels)."""
+    if tuple(x.shape[1:]) != shape:
+        from genbench.data.base import resize_images
+
+        if x.shape[1] != shape[0]:
+            raise GenbenchError(f"{name}: built for {shape[0]}-channel images, got "
+                                f"{x.shape[1]}")
+        x = resize_images(x, shape[-1])
+    return x.to(device)
+
+
 class VQVAE(GenerativeModel):
     """Encoder, codebook and decoder, and a PixelCNN prior over the codes; see the module
     docstring for the losses and the two-phase schedule."""
@@ -151,14 +181,7 @@ class VQVAE(GenerativeModel):
     # -- the autoencoder ------------------------------------------------------------------
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[1:]) != self.shape:
-            from genbench.data.base import resize_images
-
-            if x.shape[1] != self.shape[0]:
-                raise GenbenchError(f"vq-vae: built for {self.shape[0]}-channel images, got "
-                                    f"{x.shape[1]}")
-            x = resize_images(x, self.shape[-1])
-        return x.to(self.device)
+        return model_input("vq-vae", x, self.shape, self.device)
 
     def codes(self, x: torch.Tensor) -> torch.Tensor:
         """(N, h, w) code indices of images x (N, C, H, W) in [-1, 1]."""
@@ -207,17 +230,9 @@ class VQVAE(GenerativeModel):
             return recon + beta * commitment
         return recon + codebook + beta * commitment
 
-    @torch.no_grad()
     def ema_update(self, z_e: torch.Tensor, idx: torch.Tensor) -> None:
-        decay, eps = self.config.ema_decay, self.config.ema_epsilon
-        k = self.codebook.shape[0]
-        flat = z_e.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
-        onehot = F.one_hot(idx.flatten(), k).to(flat.dtype)
-        self.ema_count.mul_(decay).add_(onehot.sum(0), alpha=1 - decay)
-        self.ema_sum.mul_(decay).add_(onehot.t() @ flat, alpha=1 - decay)
-        total = self.ema_count.sum()
-        smoothed = (self.ema_count + eps) / (total + k * eps) * total
-        self.codebook.copy_(self.ema_sum / smoothed[:, None])
+        update_ema_codebook(self.codebook, self.ema_count, self.ema_sum, z_e, idx,
+                            self.config.ema_decay, self.config.ema_epsilon)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None
                    ) -> dict[str, torch.Tensor | float]:
