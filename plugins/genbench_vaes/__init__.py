@@ -1,11 +1,11 @@
 """genbench's builtin likelihood-based models: autoencoders and VAEs, VQ-VAE with a PixelCNN
-prior, PixelCNN and the Gaussian-mixture baseline. Registered through the ``genbench``
+prior, PixelCNN, PixelRNN and the Gaussian-mixture baseline. Registered through the ``genbench``
 entry-point group like any third-party plugin. Only specs and config dataclasses are imported
 here (no torch); the networks are imported when a model is built.
 
 Layout: ``ae_specs`` (ae, dae, vae, beta-vae, cvae: configs and specs), ``ar_specs``
-(pixelcnn, vq-vae), ``gmm`` (the Gaussian mixture); the torch code lives in the modules they
-name.
+(pixelcnn, pixelrnn, vq-vae), ``gmm`` (the Gaussian mixture); the torch code lives in the
+modules they name.
 """
 
 from __future__ import annotations
