@@ -40,6 +40,11 @@ an image costs about one forward pass per channel instead of one per value. The 
 computes the same functions as :meth:`GatedPixelCNN.logits` (tests check they agree). Draws are
 inverse-CDF with uniforms drawn on the CPU from the given generator, so samples are reproducible
 whatever device the model is on.
+
+**Shared with pixelrnn**: the inputs, the channel conditioning, the likelihood and the sampling
+loop live in :class:`AutoregressiveNet`, the output layers in :func:`output_head`, and training,
+likelihood and sampling of 8-bit images in :class:`AutoregressiveImageModel`;
+:mod:`genbench_vaes.pixelrnn` subclasses them with its Row LSTM layers.
 """
 
 from __future__ import annotations
