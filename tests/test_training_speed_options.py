@@ -116,6 +116,7 @@ def test_channels_last_leaves_models_without_4d_tensors_alone(tmp_path):
 @pytest.mark.parametrize("model, dataset, overrides", [
     ("wgan-gp", "ring8", ("hidden=16",)), ("sgan", "digits", ("ngf=8", "ndf=8")),
     ("vae", "digits", ()), ("cvae", "digits", ()), ("pixelcnn", "digits", ()),
+    ("pixelrnn", "digits", ()),
     ("vq-vae", "digits", ()), ("gmm", "ring8", ("components=8",)),
     ("pix2pix", "edges2digits", ("ngf=8",)),
     ("ganomaly", "digits", ("ngf=8", "ndf=8")), ("f-anogan", "digits", ("ngf=8", "ndf=8")),

@@ -1,6 +1,7 @@
 """Specs and configs of the autoregressive models: ``pixelcnn`` (a gated PixelCNN over 8-bit
-pixels) and ``vq-vae`` (a VQ-VAE with a gated PixelCNN prior over its codes). No torch here; the
-networks live in :mod:`genbench_vaes.pixelcnn` and :mod:`genbench_vaes.vqvae`."""
+pixels), ``pixelrnn`` (PixelRNN's Row LSTM over 8-bit pixels) and ``vq-vae`` (a VQ-VAE with a
+gated PixelCNN prior over its codes). No torch here; the networks live in
+:mod:`genbench_vaes.pixelcnn`, :mod:`genbench_vaes.pixelrnn` and :mod:`genbench_vaes.vqvae`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,27 @@ class PixelCnnConfig(TrainConfig):
     layers: Count = 15  # gated layers, the first masked "A"
     first_kernel: Kernel = 7
     kernel: Kernel = 3
+    out_hidden: Count = 512  # width of the 1x1 output layers before the softmax
+    # 0: feed each value as its bin centre; > 0: a learnt embedding.
+    embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 0
+    lr: Rate = 1e-3
+
+
+@dataclass
+class PixelRnnConfig(TrainConfig):
+    """PixelRNN's Row LSTM with the paper's CIFAR-10 settings (arXiv:1601.06759, Table 1 and
+    section 5: a 7x7 mask-A first layer, 12 Row LSTM layers with h = 128, input-to-state and
+    state-to-state kernels of 3, residual connections, two 1x1 output layers and a 256-way
+    softmax). The width of the output layers is ours (pixelcnn's); Adam at 1e-3 (the paper
+    trained with RMSProp) keeps the optimiser the same as pixelcnn's. See
+    :mod:`genbench_vaes.pixelrnn`."""
+
+    image_size: ImageSize = 0  # 0 = the dataset's native size
+    hidden: Count = 128  # h: LSTM state maps; 2h maps between layers
+    layers: Count = 12  # Row LSTM layers after the mask-A convolution
+    first_kernel: Kernel = 7
+    kernel: Kernel = 3  # input-to-state, along the row, mask B
+    state_kernel: Kernel = 3  # state-to-state, over the previous row's hidden state
     out_hidden: Count = 512  # width of the 1x1 output layers before the softmax
     # 0: feed each value as its bin centre; > 0: a learnt embedding.
     embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 0
@@ -104,6 +126,16 @@ PIXELCNN_PROFILES = {
     "standard": {"steps": 50000, "batch_size": 64, "checkpoint_every": 2000},
 }
 
+PIXELRNN_PROFILES = {
+    # pixelcnn's quick budget (native size, batch 32, 1,000 steps, Adam 2e-3) and depth (5
+    # layers, 64-wide output layers); h = 16, so 2h = 32 maps between layers (pixelcnn's
+    # quick width), and the paper's 7x7 first layer. The triangle's current-row reach,
+    # 3 + 5 columns, covers an 8-pixel row.
+    "quick": {"steps": 1000, "batch_size": 32, "hidden": 16, "layers": 5, "out_hidden": 64,
+              "lr": 2e-3, "checkpoint_every": 500},
+    "standard": {"steps": 50000, "batch_size": 64, "checkpoint_every": 2000},
+}
+
 VQVAE_PROFILES = {
     # A small autoencoder with one downsampling (8x8 -> 4x4 codes), K = 64 codes of dimension
     # 16, the EMA codebook (the paper's appendix) and higher learning rates: with the codebook
@@ -141,6 +173,19 @@ SPECS = (
         accepts=("images",),
         capabilities=("sample", "log_prob"),
         profiles=PIXELCNN_PROFILES,
+    ),
+    ModelSpec(
+        name="pixelrnn", family="autoregressive",
+        summary="PixelRNN, Row LSTM: a 7x7 mask-A convolution, then LSTM layers run row by "
+                "row (masked 1-D input-to-state, 1-D state-to-state convolutions; triangular "
+                "receptive field) with residual connections; a 256-way softmax per value, "
+                "exact likelihood (channels factorised in order)",
+        paper="van den Oord et al. 2016, Pixel Recurrent Neural Networks, arXiv:1601.06759",
+        factory="genbench_vaes.pixelrnn:build_pixelrnn",
+        config=PixelRnnConfig,
+        accepts=("images",),
+        capabilities=("sample", "log_prob"),
+        profiles=PIXELRNN_PROFILES,
     ),
     ModelSpec(
         name="vq-vae", family="vae",

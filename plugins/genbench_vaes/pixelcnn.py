@@ -40,6 +40,11 @@ an image costs about one forward pass per channel instead of one per value. The 
 computes the same functions as :meth:`GatedPixelCNN.logits` (tests check they agree). Draws are
 inverse-CDF with uniforms drawn on the CPU from the given generator, so samples are reproducible
 whatever device the model is on.
+
+**Shared with pixelrnn**: the inputs, the channel conditioning, the likelihood and the sampling
+loop live in :class:`AutoregressiveNet`, the output layers in :func:`output_head`, and training,
+likelihood and sampling of 8-bit images in :class:`AutoregressiveImageModel`;
+:mod:`genbench_vaes.pixelrnn` subclasses them with its Row LSTM layers.
 """
 
 from __future__ import annotations
@@ -98,35 +103,37 @@ class GatedLayer(nn.Module):
         return gate(v_pre), h_new
 
 
-class GatedPixelCNN(nn.Module):
-    """Gated PixelCNN over (N, channels, H, W) integer tensors with values 0..levels-1.
+class AutoregressiveNet(nn.Module):
+    """What every autoregressive net over (N, channels, H, W) integer tensors with values
+    0..levels-1 shares, whatever its spatial layers: the inputs (bin values or an embedding),
+    the channel-major factorisation (earlier channels through an unmasked conditioning net),
+    the likelihood and ancestral sampling.
 
-    ``logits(k)`` -> (N, channels, levels, H, W); ``log_probs(k)`` the log-probability of each
-    value, ``log_prob(k)`` their sum per example; ``sample(n, (H, W), generator)`` draws.
+    A subclass builds its layers after calling ``__init__`` and implements ``spatial(x, cond)``
+    ((B, E, H, W) inputs of one channel -> (B, levels, H, W) logits, causal in raster order)
+    and ``_run(n, size, device, choose)`` (the ancestral pass that :meth:`sample` and
+    :meth:`cached_logits` drive). ``logits(k)`` -> (N, channels, levels, H, W);
+    ``log_probs(k)`` the log-probability of each value, ``log_prob(k)`` their sum per example;
+    ``sample(n, (H, W), generator)`` draws.
     """
 
-    def __init__(self, channels: int, levels: int, *, hidden: int = 64, layers: int = 5,
-                 first_kernel: int = 7, kernel: int = 3, out_hidden: int = 256,
+    label = "pixelcnn"  # names the model in error messages
+
+    def __init__(self, channels: int, levels: int, *, hidden: int, layers: int, out_hidden: int,
                  embedding: int = 0):
         super().__init__()
         if channels < 1 or levels < 2 or hidden < 1 or layers < 1 or out_hidden < 1:
-            raise GenbenchError("pixelcnn: channels >= 1, levels >= 2, and hidden, layers, "
+            raise GenbenchError(f"{self.label}: channels >= 1, levels >= 2, and hidden, layers, "
                                 "out_hidden >= 1 are needed")
         self.channels, self.levels, self.hidden = channels, levels, hidden
         self.embedding = nn.Embedding(levels, embedding) if embedding > 0 else None
         self.in_dim = embedding if embedding > 0 else 1
-        cond_dim = hidden if channels > 1 else 0
+        self.cond_dim = hidden if channels > 1 else 0  # width of the conditioning features
         if channels > 1:
             cond_in = (channels - 1) * self.in_dim + channels
             self.cond_net = nn.Sequential(
                 nn.Conv2d(cond_in, hidden, 3, padding=1), nn.ReLU(),
                 nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU())
-        self.layers = nn.ModuleList(
-            GatedLayer(self.in_dim if i == 0 else hidden, hidden,
-                       first_kernel if i == 0 else kernel, first=i == 0, cond_dim=cond_dim)
-            for i in range(layers))
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(hidden, out_hidden, 1), nn.ReLU(),
-                                  nn.Conv2d(out_hidden, levels, 1))
 
     # -- full forward (training, likelihood) ----------------------------------------------
 
@@ -150,17 +157,15 @@ class GatedPixelCNN(nn.Module):
 
     def spatial(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """(B, E, H, W) inputs of one channel -> (B, levels, H, W) logits."""
-        v = h = x
-        for layer in self.layers:
-            v, h = layer(v, h, cond)
-        return self.head(h)
+        raise NotImplementedError
 
     def logits_from_inputs(self, e: torch.Tensor) -> torch.Tensor:
         """(N, C, E, H, W) network inputs -> (N, C, levels, H, W) logits. The channels are
         stacked along the batch so one pass computes them all."""
         n, channels = e.shape[:2]
         if channels != self.channels:
-            raise GenbenchError(f"pixelcnn: built for {self.channels} channels, got {channels}")
+            raise GenbenchError(f"{self.label}: built for {self.channels} channels, got "
+                                f"{channels}")
         if channels == 1:
             return self.spatial(e[:, 0], None).unsqueeze(1)
         x = e.transpose(0, 1).flatten(0, 1)
@@ -182,12 +187,80 @@ class GatedPixelCNN(nn.Module):
         """(N,) log-probability of each example, in nats."""
         return self.log_probs(k).flatten(1).sum(1)
 
-    # -- cached sampling --------------------------------------------------------------------
+    # -- ancestral passes -------------------------------------------------------------------
 
     def _run(self, n: int, size: tuple[int, int], device: torch.device,
              choose: Callable[[torch.Tensor, int, int, int], torch.Tensor]) -> torch.Tensor:
         """Ancestral pass in the autoregressive order: at each value the logits (n, levels)
-        go to ``choose(logits, c, i, j)``, which returns the (n,) values to write there.
+        go to ``choose(logits, c, i, j)``, which returns the (n,) values to write there."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, size: tuple[int, int],
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, C, H, W) indices drawn ancestrally; the uniforms come from ``generator`` (CPU)."""
+        device = next(self.parameters()).device
+        height, width = size
+        uniforms = torch.rand(n, self.channels, height, width, generator=generator,
+                              dtype=torch.float64).to(device)
+
+        def draw(logits, c, i, j):
+            cdf = torch.softmax(logits.double(), dim=1).cumsum(dim=1)
+            u = uniforms[:, c, i, j].unsqueeze(1) * cdf[:, -1:]
+            return (cdf < u).sum(dim=1).clamp(max=self.levels - 1)
+
+        return self._run(n, size, device, draw)
+
+    @torch.no_grad()
+    def cached_logits(self, k: torch.Tensor) -> torch.Tensor:
+        """(N, C, levels, H, W) logits of ``k`` computed by the sampling path (teacher forced);
+        equal to :meth:`logits` up to rounding. For tests."""
+        n, _, height, width = k.shape
+        out = torch.zeros(n, self.channels, self.levels, height, width, device=k.device)
+
+        def record(logits, c, i, j):
+            out[:, c, :, i, j] = logits
+            return k[:, c, i, j]
+
+        self._run(n, (height, width), k.device, record)
+        return out
+
+
+def output_head(width: int, out_hidden: int, levels: int) -> nn.Sequential:
+    """ReLU, 1x1 convolution, ReLU, 1x1 convolution to ``levels`` logits per position (the
+    PixelRNN paper's output layers; with the channels factorised channel-major, its mask B on
+    a 1x1 convolution masks nothing)."""
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(width, out_hidden, 1), nn.ReLU(),
+                         nn.Conv2d(out_hidden, levels, 1))
+
+
+class GatedPixelCNN(AutoregressiveNet):
+    """Gated PixelCNN over (N, channels, H, W) integer tensors with values 0..levels-1; what it
+    answers is :class:`AutoregressiveNet`'s."""
+
+    def __init__(self, channels: int, levels: int, *, hidden: int = 64, layers: int = 5,
+                 first_kernel: int = 7, kernel: int = 3, out_hidden: int = 256,
+                 embedding: int = 0):
+        super().__init__(channels, levels, hidden=hidden, layers=layers, out_hidden=out_hidden,
+                         embedding=embedding)
+        self.layers = nn.ModuleList(
+            GatedLayer(self.in_dim if i == 0 else hidden, hidden,
+                       first_kernel if i == 0 else kernel, first=i == 0,
+                       cond_dim=self.cond_dim)
+            for i in range(layers))
+        self.head = output_head(hidden, out_hidden, levels)
+
+    def spatial(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        v = h = x
+        for layer in self.layers:
+            v, h = layer(v, h, cond)
+        return self.head(h)
+
+    # -- cached sampling --------------------------------------------------------------------
+
+    def _run(self, n: int, size: tuple[int, int], device: torch.device,
+             choose: Callable[[torch.Tensor, int, int, int], torch.Tensor]) -> torch.Tensor:
+        """The ancestral pass (:meth:`AutoregressiveNet._run`), with cached activations.
 
         The vertical stack runs one row at a time on (N, C, H, W) buffers. The horizontal stack
         runs one position at a time on (N, columns, features) row buffers, its 1 x k
@@ -249,36 +322,6 @@ class GatedPixelCNN(nn.Module):
                     rows[0][:, side + j] = new
         return k
 
-    @torch.no_grad()
-    def sample(self, n: int, size: tuple[int, int],
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """(n, C, H, W) indices drawn ancestrally; the uniforms come from ``generator`` (CPU)."""
-        device = next(self.parameters()).device
-        height, width = size
-        uniforms = torch.rand(n, self.channels, height, width, generator=generator,
-                              dtype=torch.float64).to(device)
-
-        def draw(logits, c, i, j):
-            cdf = torch.softmax(logits.double(), dim=1).cumsum(dim=1)
-            u = uniforms[:, c, i, j].unsqueeze(1) * cdf[:, -1:]
-            return (cdf < u).sum(dim=1).clamp(max=self.levels - 1)
-
-        return self._run(n, size, device, draw)
-
-    @torch.no_grad()
-    def cached_logits(self, k: torch.Tensor) -> torch.Tensor:
-        """(N, C, levels, H, W) logits of ``k`` computed by the sampling path (teacher forced);
-        equal to :meth:`logits` up to rounding. For tests."""
-        n, _, height, width = k.shape
-        out = torch.zeros(n, self.channels, self.levels, height, width, device=k.device)
-
-        def record(logits, c, i, j):
-            out[:, c, :, i, j] = logits
-            return k[:, c, i, j]
-
-        self._run(n, (height, width), k.device, record)
-        return out
-
 
 def image_shape(name: str, data: DataInfo) -> tuple[int, int, int]:
     if data.kind != "images" or len(data.shape) != 3:
@@ -288,8 +331,9 @@ def image_shape(name: str, data: DataInfo) -> tuple[int, int, int]:
     return channels, height, width
 
 
-class PixelCNN(GenerativeModel):
-    """A gated PixelCNN over 8-bit images: a 256-way softmax for every value, exact likelihood.
+class AutoregressiveImageModel(GenerativeModel):
+    """An :class:`AutoregressiveNet` over 8-bit images: a 256-way softmax for every value,
+    exact likelihood; trained with Adam.
 
     ``train_step`` minimises the mean negative log-likelihood per value (nats; the logged
     ``loss``; ``bits_per_dim`` is the same in bits), so ``loss * C*H*W`` is the mean NLL per
@@ -298,20 +342,19 @@ class PixelCNN(GenerativeModel):
     """
 
     likelihood = "discrete"
+    label = "pixelcnn"  # names the model in error messages
 
-    def __init__(self, config, shape: tuple[int, int, int]):
+    def __init__(self, config, shape: tuple[int, int, int], net: AutoregressiveNet):
         super().__init__()
         self.config = config
         self.shape = tuple(shape)
-        self.net = GatedPixelCNN(shape[0], LEVELS, hidden=config.hidden, layers=config.layers,
-                                 first_kernel=config.first_kernel, kernel=config.kernel,
-                                 out_hidden=config.out_hidden, embedding=config.embedding)
+        self.net = net
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self.optimizers = {"model": torch.optim.Adam(self.net.parameters(), lr=config.lr)}
 
     def _bins(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[1:]) != self.shape:
-            raise GenbenchError(f"pixelcnn: built for images of shape {self.shape}, got "
+            raise GenbenchError(f"{self.label}: built for images of shape {self.shape}, got "
                                 f"{tuple(x.shape[1:])}")
         return to_bins(x.to(self.device))
 
@@ -339,6 +382,16 @@ class PixelCNN(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return bin_centres(self.net.sample(n, self.shape[1:], generator))
+
+
+class PixelCNN(AutoregressiveImageModel):
+    """The gated PixelCNN over 8-bit images."""
+
+    def __init__(self, config, shape: tuple[int, int, int]):
+        net = GatedPixelCNN(shape[0], LEVELS, hidden=config.hidden, layers=config.layers,
+                            first_kernel=config.first_kernel, kernel=config.kernel,
+                            out_hidden=config.out_hidden, embedding=config.embedding)
+        super().__init__(config, shape, net)
 
 
 def build_pixelcnn(config, data_info: DataInfo) -> PixelCNN:
