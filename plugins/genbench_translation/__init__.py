@@ -1,11 +1,12 @@
-"""genbench's image-to-image translation plugin: pix2pix (paired data) and CycleGAN (unpaired).
+"""genbench's image-to-image translation plugin: pix2pix (paired data), CycleGAN and DiscoGAN
+(unpaired).
 
 Only specs and config dataclasses live here (no torch import); the networks are imported when
-a model is built. Layout: ``nets`` (U-Net and ResNet generators, PatchGAN discriminator) and
-``models`` (the shared :class:`~genbench_translation.models.TranslationModel`, the two models,
-their factories).
+a model is built. Layout: ``nets`` (U-Net, ResNet and encoder-decoder generators, PatchGAN and
+image-level discriminators) and ``models`` (the shared
+:class:`~genbench_translation.models.TranslationModel`, the models, their factories).
 
-Both models are trained with ``train_step(x, y)``, x a batch of domain A and y one of domain B,
+The models are trained with ``train_step(x, y)``, x a batch of domain A and y one of domain B,
 and offer ``translate(x, direction)`` (capability "translate"); they do not sample.
 """
 
@@ -24,25 +25,13 @@ Automatic = Annotated[int, Range(ge=0, note="0 = automatic")]
 
 @dataclass
 class TranslationConfig(TrainConfig):
-    """Settings both models take; defaults are pix2pix's (Isola et al. 2017)."""
+    """Settings every adversarial translation model takes: image size, network widths, Adam
+    and its learning-rate schedule."""
 
-    steps: int = 80000  # 200 epochs of the 400 facades pairs at batch size 1
-    batch_size: int = 1  # both papers' usual batch size
-    checkpoint_every: int = 5000
     # Images are resized to this size; 0 = the dataset's own size.
     image_size: Annotated[int, Range(ge=0, note="0 = the dataset's own size")] = 0
-    generator: Literal["unet", "resnet"] = "unet"
     ngf: Count = 64  # generator width (C64 of the first layer)
     ndf: Count = 64  # discriminator width
-    # BatchNorm uses its running statistics in eval mode (translations do not depend on the
-    # batch); "instance" is CycleGAN's InstanceNorm.
-    norm: Literal["batch", "instance"] = "batch"
-    # U-Net: in the first three decoder blocks; ResNet generator: inside each residual block.
-    dropout: Annotated[float, Range(ge=0, lt=1)] = 0.5
-    res_blocks: Automatic = 0  # ResNet generator: 0 = the paper's 6 up to 128x128, 9 from 256x256
-    # Stride-2 layers of the PatchGAN; 0 = 3 (70x70 patches) from 128px, 2 at 64px (34x34
-    # patches), 1 at 32px (16x16 patches): see genbench_translation.nets.
-    d_layers: Automatic = 0
     lr: Rate = 2e-4  # Adam, both G and D
     beta1: AdamBeta = 0.5
     beta2: AdamBeta = 0.999
@@ -52,12 +41,32 @@ class TranslationConfig(TrainConfig):
 
 
 @dataclass
-class Pix2pixConfig(TranslationConfig):
+class PatchGanConfig(TranslationConfig):
+    """pix2pix's and CycleGAN's networks (U-Net or ResNet generator, PatchGAN); defaults are
+    pix2pix's (Isola et al. 2017)."""
+
+    steps: int = 80000  # 200 epochs of the 400 facades pairs at batch size 1
+    batch_size: int = 1  # both papers' usual batch size
+    checkpoint_every: int = 5000
+    generator: Literal["unet", "resnet"] = "unet"
+    # BatchNorm uses its running statistics in eval mode (translations do not depend on the
+    # batch); "instance" is CycleGAN's InstanceNorm.
+    norm: Literal["batch", "instance"] = "batch"
+    # U-Net: in the first three decoder blocks; ResNet generator: inside each residual block.
+    dropout: Annotated[float, Range(ge=0, lt=1)] = 0.5
+    res_blocks: Automatic = 0  # ResNet generator: 0 = the paper's 6 up to 128x128, 9 from 256x256
+    # Stride-2 layers of the PatchGAN; 0 = 3 (70x70 patches) from 128px, 2 at 64px (34x34
+    # patches), 1 at 32px (16x16 patches): see genbench_translation.nets.
+    d_layers: Automatic = 0
+
+
+@dataclass
+class Pix2pixConfig(PatchGanConfig):
     lambda_l1: Weight = 100.0  # weight of |G(a) - b|_1 beside the cGAN loss
 
 
 @dataclass
-class CycleganConfig(TranslationConfig):
+class CycleganConfig(PatchGanConfig):
     steps: int = 200000  # 100 + 100 epochs of about 1000 images at batch size 1
     generator: Literal["unet", "resnet"] = "resnet"
     norm: Literal["batch", "instance"] = "instance"
@@ -71,6 +80,28 @@ class CycleganConfig(TranslationConfig):
     decay_from: float = 0.5  # the paper: 100 epochs at 2e-4, then 100 decaying linearly to 0
 
 
+@dataclass
+class DiscoganConfig(TranslationConfig):
+    """DiscoGAN (Kim et al. 2017). The paper gives the networks and the losses; the training
+    settings are those of the authors' code (github.com/SKTBrain/DiscoGAN,
+    ``discogan/image_translation.py``)."""
+
+    # The paper gives no training length and the authors' code runs until stopped (it saves a
+    # model every 10,000 iterations); 50,000 iterations of 64 images is genbench's choice.
+    steps: int = 50000
+    batch_size: int = 64  # the authors' code
+    checkpoint_every: int = 5000
+    image_size: int = 64  # "64 for every experiment in the paper" (the authors' code)
+    # Weight of the reconstruction losses L_CONST_A + L_CONST_B, the mean squared error
+    # between x and G_BA(G_AB(x)) (and between y and G_AB(G_BA(y))): the paper names MSE
+    # among the distances it allows and the authors' code uses it. 1 = the paper's
+    # L_G = L_GAN_B + L_CONST_A + L_GAN_A + L_CONST_B.
+    lambda_recon: Weight = 1.0
+    # Adam's L2 penalty on G and D, as torch.optim.Adam(weight_decay=...) applies it: the
+    # authors' code uses 1e-5 (``weight_decay=0.00001``).
+    weight_decay: Weight = 1e-5
+
+
 # quick: 64x64, narrow nets, a few minutes on a 2-core CPU; standard: 256x256, paper widths.
 PIX2PIX_QUICK = {"image_size": 64, "ngf": 32, "ndf": 32, "steps": 1500, "batch_size": 4,
                  "checkpoint_every": 500}
@@ -79,6 +110,13 @@ PIX2PIX_STANDARD = {"image_size": 256, "steps": 80000, "batch_size": 1,
 CYCLEGAN_QUICK = {"image_size": 64, "ngf": 32, "ndf": 32, "res_blocks": 3, "steps": 800,
                   "batch_size": 1, "checkpoint_every": 200}
 CYCLEGAN_STANDARD = {"image_size": 256, "steps": 200000, "batch_size": 1,
+                     "checkpoint_every": 5000}
+
+# quick: cyclegan's quick budget (64x64, 800 steps, 32-wide nets) at a batch of 8, since the
+# networks batch-normalise (the paper's 64x64 and the authors' batch of 64 in standard).
+DISCOGAN_QUICK = {"image_size": 64, "ngf": 32, "ndf": 32, "steps": 800, "batch_size": 8,
+                  "checkpoint_every": 200}
+DISCOGAN_STANDARD = {"image_size": 64, "steps": 50000, "batch_size": 64,
                      "checkpoint_every": 5000}
 
 
@@ -124,4 +162,16 @@ def register_models(register):
         accepts=("paired", "unpaired"),
         capabilities=("translate",),
         profiles={"quick": dict(CYCLEGAN_QUICK), "standard": dict(CYCLEGAN_STANDARD)},
+    ))
+    register(ModelSpec(
+        name="discogan", family="translation",
+        summary="unpaired translation both ways: two encoder-decoder generators and two "
+                "image-level discriminators, GAN (BCE) + reconstruction (MSE) losses",
+        paper="Kim et al. 2017, Learning to Discover Cross-Domain Relations with Generative "
+              "Adversarial Networks, arXiv:1703.05192",
+        factory="genbench_translation.models:build_discogan",
+        config=DiscoganConfig,
+        accepts=("paired", "unpaired"),
+        capabilities=("translate",),
+        profiles={"quick": dict(DISCOGAN_QUICK), "standard": dict(DISCOGAN_STANDARD)},
     ))

@@ -1,10 +1,14 @@
-"""pix2pix and CycleGAN over one base class, :class:`TranslationModel`, which holds the step
-counter, the Adam optimizers and their learning-rate schedule, and ``translate``.
+"""pix2pix, CycleGAN and DiscoGAN over one base class, :class:`TranslationModel`, which holds the
+step counter, the Adam optimizers and their learning-rate schedule, and ``translate``; the two
+unpaired models share :class:`TwoWayTranslationModel` (both generators, both discriminators,
+the cycle-reconstruction metrics).
 
-Both follow their papers' training steps: pix2pix updates D on (A, B) against (A, G(A)), then G
+Each follows its paper's training step: pix2pix updates D on (A, B) against (A, G(A)), then G
 on the cGAN loss plus lambda_L1 * L1; CycleGAN updates both generators (LSGAN, cycle and
 identity losses) and then both discriminators on fakes drawn from a history of 50 generated
-images. D losses are halved, as in both papers, to slow D relative to G.
+images; DiscoGAN updates both discriminators on this step's fakes, then both generators (GAN
+and reconstruction losses). D losses are halved, as in the pix2pix and CycleGAN papers and the
+DiscoGAN authors' code, to slow D relative to G.
 
 ``translate`` always runs the generator in eval mode (BatchNorm with its running statistics,
 no dropout), so a translation is deterministic and does not depend on the rest of its batch.
@@ -23,6 +27,8 @@ from torch import nn
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
 from genbench_translation.nets import (
+    EncoderDecoderGenerator,
+    ImageDiscriminator,
     PatchDiscriminator,
     ResnetGenerator,
     UNetGenerator,
@@ -49,10 +55,11 @@ class TranslationModel(GenerativeModel):
         self.shape_b = tuple(shape_b)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
-    def _adam(self, *modules: nn.Module) -> torch.optim.Optimizer:
+    def _adam(self, *modules: nn.Module, weight_decay: float = 0.0) -> torch.optim.Optimizer:
         params = [p for m in modules for p in m.parameters()]
         return torch.optim.Adam(params, lr=self.config.lr,
-                                betas=(self.config.beta1, self.config.beta2))
+                                betas=(self.config.beta1, self.config.beta2),
+                                weight_decay=weight_decay)
 
     def lr_factor(self, step: int | None = None) -> float:
         """The learning rate at 0-based ``step`` (default: the next one) over the base rate."""
@@ -208,7 +215,56 @@ def lsgan(logits: torch.Tensor, target: float) -> torch.Tensor:
     return ((logits - target) ** 2).mean()
 
 
-class CycleGAN(TranslationModel):
+def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """The standard GAN loss: binary cross-entropy of sigmoid(logits) against ``target``."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+class TwoWayTranslationModel(TranslationModel):
+    """A model of unpaired translation both ways: generators ``g_ab`` (A -> B) and ``g_ba``
+    (B -> A), discriminators ``d_a`` (on domain A) and ``d_b`` (on domain B); it reports the
+    cycle-reconstruction errors of the test split as ``extra_metrics``."""
+
+    directions = DIRECTIONS
+
+    def __init__(self, config, shape_a, shape_b, g_ab: nn.Module, g_ba: nn.Module,
+                 d_a: nn.Module, d_b: nn.Module):
+        super().__init__(config, shape_a, shape_b)
+        self.g_ab, self.g_ba = g_ab, g_ba
+        self.d_a, self.d_b = d_a, d_b
+
+    def generator_for(self, direction: str) -> nn.Module:
+        return self.g_ab if direction == "AtoB" else self.g_ba
+
+    def _two_domains(self, y: torch.Tensor | None) -> None:
+        if y is None:
+            raise GenbenchError(f"{self.name} trains on two domains: x from A, y from B")
+
+    @torch.no_grad()
+    def cycle_error(self, x: torch.Tensor, first: str = "AtoB") -> float:
+        """Mean |F(G(x)) - x| (``first="BtoA"``: |G(F(x)) - x|) over every pixel, on the
+        [-1, 1] scale, resizing x to the model's size, CHUNK images at a time."""
+        from genbench.data.base import resize_images
+
+        back = "BtoA" if first == "AtoB" else "AtoB"
+        x = resize_images(x, self.shape_a[-1])
+        total, count = 0.0, 0
+        for i in range(0, x.shape[0], CHUNK):
+            chunk = x[i:i + CHUNK].to(self.device)
+            cycled = self.translate(self.translate(chunk, first), back)
+            total += (cycled - chunk).abs().sum().item()
+            count += chunk.numel()
+        return total / max(1, count)
+
+    def extra_metrics(self, reference) -> dict[str, tuple[float, bool]]:
+        """Cycle-consistency errors on the reference split: x is domain A, target domain B."""
+        out = {"cycle_l1_A": (self.cycle_error(reference.x, "AtoB"), False)}
+        if reference.target is not None:
+            out["cycle_l1_B"] = (self.cycle_error(reference.target, "BtoA"), False)
+        return out
+
+
+class CycleGAN(TwoWayTranslationModel):
     """G: A -> B, F: B -> A, D_A on domain A, D_B on domain B (LSGAN).
 
     G and F minimise (D_B(G(a)) - 1)^2 + (D_A(F(b)) - 1)^2 + lambda_cycle * (|F(G(a)) - a|_1 +
@@ -219,25 +275,18 @@ class CycleGAN(TranslationModel):
     """
 
     name = "cyclegan"
-    directions = DIRECTIONS
 
     def __init__(self, config, shape_a, shape_b, g_ab: nn.Module, g_ba: nn.Module,
                  d_a: nn.Module, d_b: nn.Module):
-        super().__init__(config, shape_a, shape_b)
-        self.g_ab, self.g_ba = g_ab, g_ba
-        self.d_a, self.d_b = d_a, d_b
+        super().__init__(config, shape_a, shape_b, g_ab, g_ba, d_a, d_b)
         self.pool_a = HistoryPool(config.pool_size, self.shape_a)  # F(b), for D_A
         self.pool_b = HistoryPool(config.pool_size, self.shape_b)  # G(a), for D_B
         same = self.shape_a[0] == self.shape_b[0]
         self.identity_weight = config.lambda_cycle * config.lambda_identity if same else 0.0
         self.optimizers = {"g": self._adam(g_ab, g_ba), "d": self._adam(d_a, d_b)}
 
-    def generator_for(self, direction: str) -> nn.Module:
-        return self.g_ab if direction == "AtoB" else self.g_ba
-
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        if y is None:
-            raise GenbenchError("cyclegan trains on two domains: x from A, y from B")
+        self._two_domains(y)
         self._apply_schedule()
         a, b = x, y
         fake_b = self.g_ab(a)
@@ -274,28 +323,68 @@ class CycleGAN(TranslationModel):
                 "loss_gan": (gan_ab + gan_ba).detach(), "loss_cycle": loss_cycle.detach(),
                 **logs}
 
-    @torch.no_grad()
-    def cycle_error(self, x: torch.Tensor, first: str = "AtoB") -> float:
-        """Mean |F(G(x)) - x| (``first="BtoA"``: |G(F(x)) - x|) over every pixel, on the
-        [-1, 1] scale, resizing x to the model's size, CHUNK images at a time."""
-        from genbench.data.base import resize_images
 
-        back = "BtoA" if first == "AtoB" else "AtoB"
-        x = resize_images(x, self.shape_a[-1])
-        total, count = 0.0, 0
-        for i in range(0, x.shape[0], CHUNK):
-            chunk = x[i:i + CHUNK].to(self.device)
-            cycled = self.translate(self.translate(chunk, first), back)
-            total += (cycled - chunk).abs().sum().item()
-            count += chunk.numel()
-        return total / max(1, count)
+class DiscoGAN(TwoWayTranslationModel):
+    """Kim et al. 2017: G_AB: A -> B and G_BA: B -> A (encoder-decoders), D_A on domain A and
+    D_B on domain B (one logit per image), the standard GAN loss (BCE with logits).
 
-    def extra_metrics(self, reference) -> dict[str, tuple[float, bool]]:
-        """Cycle-consistency errors on the reference split: x is domain A, target domain B."""
-        out = {"cycle_l1_A": (self.cycle_error(reference.x, "AtoB"), False)}
-        if reference.target is not None:
-            out["cycle_l1_B"] = (self.cycle_error(reference.target, "BtoA"), False)
-        return out
+    Each D minimises 0.5 * [BCE(D(real), 1) + BCE(D(fake), 0)] on this step's translations
+    (no history). The generators then minimise the paper's L_G = L_GAN_B + L_GAN_A +
+    lambda_recon * (L_CONST_A + L_CONST_B): L_GAN_B = BCE(D_B(G_AB(a)), 1),
+    L_CONST_A = MSE(G_BA(G_AB(a)), a), and the same from B. The pairing of x and y is never
+    used.
+
+    What the authors' code (github.com/SKTBrain/DiscoGAN) adds and the paper does not describe
+    is left out: a feature-matching loss on D's hidden layers mixed 0.9 / 0.1 with the GAN
+    loss, a weight between GAN and reconstruction losses of 0.01 for the first 10,000
+    iterations and 0.5 after, and one D update every third iteration in place of a G update.
+    Here each step updates D once and G once, as pix2pix and CycleGAN do.
+    """
+
+    name = "discogan"
+
+    def __init__(self, config, shape_a, shape_b, g_ab: nn.Module, g_ba: nn.Module,
+                 d_a: nn.Module, d_b: nn.Module):
+        super().__init__(config, shape_a, shape_b, g_ab, g_ba, d_a, d_b)
+        decay = config.weight_decay
+        self.optimizers = {"g": self._adam(g_ab, g_ba, weight_decay=decay),
+                           "d": self._adam(d_a, d_b, weight_decay=decay)}
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        self._two_domains(y)
+        self._apply_schedule()
+        a, b = x, y
+        fake_b = self.g_ab(a)
+        fake_a = self.g_ba(b)
+
+        d_real_a, d_fake_a = self.d_a(a), self.d_a(fake_a.detach())
+        d_real_b, d_fake_b = self.d_b(b), self.d_b(fake_b.detach())
+        loss_d_a = 0.5 * (bce(d_real_a, 1.0) + bce(d_fake_a, 0.0))
+        loss_d_b = 0.5 * (bce(d_real_b, 1.0) + bce(d_fake_b, 0.0))
+        self.optimizers["d"].zero_grad(set_to_none=True)
+        (loss_d_a + loss_d_b).backward()
+        self.optimizers["d"].step()
+
+        with _frozen(self.d_a), _frozen(self.d_b):
+            gan_b = bce(self.d_b(fake_b), 1.0)  # L_GAN_B: G_AB fools D_B
+            gan_a = bce(self.d_a(fake_a), 1.0)  # L_GAN_A
+        loss_recon = F.mse_loss(self.g_ba(fake_b), a) + F.mse_loss(self.g_ab(fake_a), b)
+        loss_g = gan_a + gan_b + self.config.lambda_recon * loss_recon
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["g"].step()
+        self.count_step()
+        loss_d_a, loss_d_b = loss_d_a.detach(), loss_d_b.detach()
+        return {"loss_d": loss_d_a + loss_d_b, "loss_g": loss_g.detach(),
+                "loss_d_a": loss_d_a, "loss_d_b": loss_d_b,
+                "loss_gan": (gan_a + gan_b).detach(), "loss_recon": loss_recon.detach(),
+                "D(x)": _mean_probability(d_real_a, d_real_b),
+                "D(G(x))": _mean_probability(d_fake_a, d_fake_b)}
+
+
+def _mean_probability(*logits: torch.Tensor) -> torch.Tensor:
+    """The mean of sigmoid(logits) over all the images of all ``logits``."""
+    return torch.sigmoid(torch.cat([t.detach() for t in logits])).mean()
 
 
 # -- factories ---------------------------------------------------------------------------------
@@ -347,6 +436,16 @@ def build_cyclegan(config, data_info: DataInfo) -> CycleGAN:
     d_a = build_discriminator(config, shape_a[0], size)
     d_b = build_discriminator(config, shape_b[0], size)
     return CycleGAN(config, shape_a, shape_b, g_ab, g_ba, d_a, d_b)
+
+
+def build_discogan(config, data_info: DataInfo) -> DiscoGAN:
+    shape_a, shape_b = _shapes("discogan", data_info, ("paired", "unpaired"))
+    size = shape_a[-1]
+    g_ab = init_weights(EncoderDecoderGenerator(shape_a[0], shape_b[0], size, config.ngf))
+    g_ba = init_weights(EncoderDecoderGenerator(shape_b[0], shape_a[0], size, config.ngf))
+    d_a = init_weights(ImageDiscriminator(shape_a[0], size, config.ndf))
+    d_b = init_weights(ImageDiscriminator(shape_b[0], size, config.ndf))
+    return DiscoGAN(config, shape_a, shape_b, g_ab, g_ba, d_a, d_b)
 
 
 class Copy(GenerativeModel):

@@ -1,4 +1,5 @@
-"""The translation networks: a U-Net and a ResNet generator, and a PatchGAN discriminator.
+"""The translation networks: a U-Net, a ResNet and an encoder-decoder generator, a PatchGAN and
+an image-level discriminator.
 
 All take (N, C, S, S) images in [-1, 1]; generators end in tanh.
 
@@ -21,9 +22,17 @@ All take (N, C, S, S) images in [-1, 1]; generators end in tanh.
   (70x70 patches, a 14x14 grid at 128), 2 at 64px (34x34 patches, 14x14 grid), 1 at 32px
   (16x16 patches, 14x14 grid), so a patch stays about half the image or less and the grid of
   patch decisions stays large, instead of one 70x70 "patch" covering a whole 32x32 image.
+* :class:`EncoderDecoderGenerator` and :class:`ImageDiscriminator` (DiscoGAN, Kim et al. 2017,
+  section 4, and the authors' code, github.com/SKTBrain/DiscoGAN, ``model.py``): the encoder is
+  4x4 stride-2 convolutions C64-C128-C256-C512 with LeakyReLU 0.2 down to a 4x4 map
+  (:func:`encoder_depth`: 4 layers at the paper's 64x64), the decoder mirrors it with 4x4
+  stride-2 transposed convolutions and ReLU, without skip connections or residual blocks; the
+  discriminator is the same encoder plus one 4x4 convolution over the whole 4x4 map: one logit
+  per image. Batch normalisation everywhere but the first layer and the output, as in the
+  authors' code.
 
-Normalisation is "batch" (pix2pix) or "instance" (CycleGAN: InstanceNorm without affine
-parameters or running statistics, as in the authors' code); never on D's first layer.
+Normalisation is "batch" (pix2pix, DiscoGAN) or "instance" (CycleGAN: InstanceNorm without
+affine parameters or running statistics, as in the authors' code); never on D's first layer.
 Weights are initialised N(0, 0.02) (both papers), BatchNorm scales N(1, 0.02).
 """
 
@@ -210,3 +219,64 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+BOTTLENECK = 4  # DiscoGAN's encoders stop at a 4x4 map (64x64 -> 4x4 in four layers)
+
+
+def encoder_depth(size: int) -> int:
+    """Stride-2 layers from size x size down to BOTTLENECK x BOTTLENECK: log2(size) - 2."""
+    if size < 16 or size & (size - 1):
+        raise GenbenchError(f"the DiscoGAN networks take square images whose size is a power of "
+                            f"two >= 16, got {size}x{size}; use --set image_size=32, 64, 128 or "
+                            f"256")
+    return int(math.log2(size // BOTTLENECK))
+
+
+def encoder_layers(in_channels: int, size: int, base: int) -> list[nn.Module]:
+    """[conv 4x4 stride 2, BatchNorm (not on the first), LeakyReLU 0.2] per level, widths
+    ``width(base, i)``, from size x size to a BOTTLENECK x BOTTLENECK map."""
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for i in range(encoder_depth(size)):
+        normed = i > 0
+        layers.append(nn.Conv2d(channels, width(base, i), 4, 2, 1, bias=not normed))
+        if normed:
+            layers.append(nn.BatchNorm2d(width(base, i)))
+        layers.append(nn.LeakyReLU(0.2))
+        channels = width(base, i)
+    return layers
+
+
+class EncoderDecoderGenerator(nn.Module):
+    """DiscoGAN's generator: ``encoder`` (see :func:`encoder_layers`) to a 4x4 map of
+    ``width(ngf, depth - 1)`` channels, then ``decoder``: transposed convolutions 4x4 stride 2
+    with BatchNorm and ReLU back up, the last one to the output channels with tanh."""
+
+    def __init__(self, in_channels: int, out_channels: int, size: int, ngf: int = 64):
+        super().__init__()
+        self.encoder = nn.Sequential(*encoder_layers(in_channels, size, ngf))
+        layers: list[nn.Module] = []
+        for level in reversed(range(1, encoder_depth(size))):
+            layers += [nn.ConvTranspose2d(width(ngf, level), width(ngf, level - 1), 4, 2, 1,
+                                          bias=False),
+                       nn.BatchNorm2d(width(ngf, level - 1)), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(ngf, out_channels, 4, 2, 1), nn.Tanh()]
+        self.decoder = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+class ImageDiscriminator(nn.Module):
+    """DiscoGAN's discriminator: (N, C, S, S) -> (N,) logits, one per image: the generator's
+    encoder, then a 4x4 convolution without padding over the whole 4x4 map."""
+
+    def __init__(self, in_channels: int, size: int, ndf: int = 64):
+        super().__init__()
+        depth = encoder_depth(size)
+        self.net = nn.Sequential(*encoder_layers(in_channels, size, ndf),
+                                 nn.Conv2d(width(ndf, depth - 1), 1, BOTTLENECK))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
