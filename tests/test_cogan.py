@@ -112,7 +112,6 @@ def test_a_few_steps_train_every_part():
 
 def test_refuses_data_it_cannot_couple():
     with pytest.raises(GenbenchError, match="two domains"):
-        get_registries().models.get("cogan")
         build(kind="images")
     with pytest.raises(GenbenchError, match="one size"):
         spec = get_registries().models.get("cogan")
@@ -211,3 +210,7 @@ def test_cli_run_on_digits2ink(cli, workdir):
     assert "chance" in record["evaluation"]["pair_agreement"]
     run_dir = workdir / "runs" / record["run_id"]
     assert (run_dir / "pairs.png").is_file() and (run_dir / "checkpoint.pt").is_file()
+    code, _, stderr = cli("samples", record["run_id"], "--workdir", workdir, "--out",
+                          workdir / "pictures")
+    assert code == 0, stderr
+    assert (workdir / "pictures" / "pairs.png").is_file()
