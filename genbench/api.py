@@ -204,7 +204,8 @@ def _finish_completed(store: Store, record: RunRecord, workdir: Path,
 # The methods each capability promises (see genbench.model.GenerativeModel).
 CAPABILITY_METHODS = {"latent": ("latent", "generate"), "conditional": ("generate",),
                       "encode": ("encode",), "reconstruct": ("reconstruct",),
-                      "log_prob": ("log_likelihood",), "anomaly_score": ("anomaly_score",)}
+                      "log_prob": ("log_likelihood",), "anomaly_score": ("anomaly_score",),
+                      "pairs": ("sample_pairs",)}
 
 
 def build_model(spec: ModelSpec, config, data_info, device):
@@ -238,6 +239,21 @@ def generate(model, n: int, seed: int):
         parts = [model.sample(min(SAMPLE_CHUNK, n - i), generator=gen).float().cpu()
                  for i in range(0, n, SAMPLE_CHUNK)]
     return torch.cat(parts)
+
+
+def generate_pairs(model, n: int, seed: int):
+    """n pairs (x_A, x_B) from a coupled model, in chunks, reproducible for a given seed."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    parts_a, parts_b = [], []
+    with torch.no_grad():
+        for i in range(0, n, SAMPLE_CHUNK):
+            a, b = model.sample_pairs(min(SAMPLE_CHUNK, n - i), generator=gen)
+            parts_a.append(a.float().cpu())
+            parts_b.append(b.float().cpu())
+    return torch.cat(parts_a), torch.cat(parts_b)
 
 
 def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK):
@@ -350,6 +366,7 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
     reference = dataset.load(dataset.eval_split, root=scorer.options.get("data_root"))
     total = len(metrics) + 1
     model_data = reference
+    pairs = None
     model.eval()
     if "translate" in model_spec.capabilities and reference.target is not None:
         # A translation model is scored on its translations of every test image of domain A,
@@ -360,6 +377,16 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
         reference = TensorData(f"{dataset.name}-B", reference.split, reference.target,
                                meta={"aligned": dataset.kind == "paired"
                                      or "aligned-target" in dataset.traits})
+    elif "pairs" in model_spec.capabilities and reference.target is not None:
+        # A coupled model's pairs: domain B's images are scored by the sample metrics against
+        # the test images of B (as translations are, so the columns mean the same); the
+        # "pairs" metrics score both domains and the pairs.
+        n = num_samples or config.num_samples or len(reference)
+        if report:
+            report(f"sampling {n} pairs", 0, total)
+        pairs = generate_pairs(model, n, seed=record.seed + 1)
+        fake = pairs[1]
+        reference = TensorData(f"{dataset.name}-B", reference.split, reference.target)
     elif "sample" not in model_spec.capabilities:
         fake = None  # e.g. GANomaly: scored by its capabilities only
     else:
@@ -371,6 +398,7 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
         report("scoring", 1, total)
     values = scorer.score(reference, fake, metrics, extractor, explicit=bool(metric_names),
                           model=model, model_shape=model_shape, bootstrap=bootstrap,
+                          pairs=pairs,
                           report=report and (lambda name, i: report(
                               f"scoring {name}", 1 + i, total)))
     values += model_metrics(model, model_data)
@@ -409,6 +437,9 @@ def _score_and_draw(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSp
                               run_dir / "anomaly_scores.png", title)
     if fake is None:
         pass
+    elif "pairs" in model_spec.capabilities and model_data.target is not None:
+        pairs = generate_pairs(model, 8, seed=record.seed + 1)  # the first 8 scored
+        plots.translation_grid(pairs[0], pairs[1], None, run_dir / "pairs.png")
     elif reference is not model_data:  # translations: input | output | truth
         truth = reference.x if reference.meta.get("aligned") else None
         plots.translation_grid(model_data.x[:8], fake[:8], None if truth is None else truth[:8],
@@ -701,6 +732,9 @@ def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
         return [plots.translation_grid(test.x[pick], outputs,
                                        test.target[pick] if aligned else None,
                                        out / "translations.png")]
+    if "pairs" in loaded.model_spec.capabilities and dataset.kind in ("paired", "unpaired"):
+        pairs = generate_pairs(model, n, seed)  # one pair per row: x_A | x_B
+        return [plots.translation_grid(pairs[0], pairs[1], None, out / "pairs.png")]
     with torch.no_grad():
         fake = generate(model, n, seed)
         if dataset.kind == "images":

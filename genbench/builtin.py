@@ -188,6 +188,30 @@ def register_metrics(register):
         requires=("translate",),
     ))
     register(MetricSpec(
+        name="domain-fd",
+        summary="coupled models: Frechet distance of each domain's generated images (the pairs' "
+                "x_A and x_B) to that domain's test images, in the run's feature space",
+        reference="Heusel et al. 2017; per domain as in Liu & Tuzel 2016 (CoGAN)",
+        compute="genbench.evaluation:compute_domain_fd",
+        outputs={"FD_A": False, "FD_B": False},
+        applies=lambda dataset: dataset.kind in ("paired", "unpaired"),
+        requires=("pairs",),
+    ))
+    register(MetricSpec(
+        name="pair-agreement",
+        summary="coupled models: fraction of generated pairs (x_A, x_B) whose two images the "
+                "dataset's evaluator puts in the same class (chance: about 1/classes, noted "
+                "per run); datasets whose evaluator reads both domains (digits2ink)",
+        reference="Liu & Tuzel 2016 (CoGAN) measure pair correspondence; a classifier's "
+                  "agreement as the Stacked-MNIST protocol uses one",
+        compute="genbench.evaluation:compute_pair_agreement",
+        outputs={"pair_agreement": True},
+        applies=lambda dataset: dataset.kind in ("paired", "unpaired")
+        and bool(dataset.evaluator_from),
+        uses_features=False,
+        requires=("pairs",),
+    ))
+    register(MetricSpec(
         name="likelihood",
         summary="negative log-likelihood (nats/example) and bits/dim of the reference split: "
                 "exact, or the IWAE bound (k=64) with the ELBO beside it; 8-bit images, "

@@ -47,6 +47,10 @@ class MetricContext:
     # What a metric computes once of the reference and reuses for the bootstrap's resamples
     # (which share this dict): valid for this context's real features only.
     cache: dict[str, Any] = field(default_factory=dict)
+    # For metrics that ``require`` "pairs": the (x_A, x_B) pairs the run's samples came from,
+    # and the Scorer, whose extractors and cached reference features they share.
+    pairs: tuple[torch.Tensor, torch.Tensor] | None = None
+    scorer: Any = None
 
 
 # --- the builtin metrics' compute functions -------------------------------------------------
@@ -221,6 +225,85 @@ def compute_likelihood(ctx: MetricContext) -> dict[str, float]:
     return {f"{key}{suffix}": value for key, value in out.items()}
 
 
+def _pairs_and_test(ctx: MetricContext) -> tuple[torch.Tensor, torch.Tensor, TensorData]:
+    """The run's generated pairs at the test split's size, and the test split (x = domain A,
+    target = domain B)."""
+    from genbench.data.base import resize_images
+
+    if ctx.pairs is None:
+        raise ValueError("needs the pairs a coupled model generated")
+    test = ctx.dataset.load(ctx.dataset.eval_split, root=ctx.options.get("data_root"))
+    if test.target is None:
+        raise ValueError(f"dataset {ctx.dataset.name!r} has no second domain")
+    fake_a, fake_b = ctx.pairs
+    if fake_a.shape[1:] != test.x.shape[1:]:
+        fake_a = resize_images(fake_a, test.x.shape[-1])
+    if fake_b.shape[1:] != test.target.shape[1:]:
+        fake_b = resize_images(fake_b, test.target.shape[-1])
+    return fake_a, fake_b, test
+
+
+def compute_domain_fd(ctx: MetricContext) -> dict[str, float]:
+    """FD of each domain's generated images to that domain's test images, in the run's
+    feature space (the reference features are the ones the sample metrics use)."""
+    from genbench.metrics.frechet import FrechetReference
+
+    fake_a, fake_b, test = _pairs_and_test(ctx)
+    scorer = ctx.scorer
+    if ctx.extractor == "raw":
+        from genbench.features.raw import too_wide
+
+        why = too_wide(tuple(test.x.shape[1:])) or too_wide(tuple(test.target.shape[1:]))
+        if why:  # raw vectors too wide for a feature space: not computed, said why
+            ctx.notes["domain_fd"] = f"not computed: {why}"
+            return {}
+    ex = scorer.extractor(ctx.extractor)
+    out = {}
+    for domain, name, real, fake in (("A", test.name, test.x, fake_a),
+                                     ("B", f"{test.name}-B", test.target, fake_b)):
+        ref, _ = split_features(ex, name, test.split, real, scorer.workdir)
+        reference = FrechetReference(ref.features.to(ctx.device))
+        out[f"FD_{domain}"] = reference.distance(ex(fake).features)
+    return out
+
+
+def compute_pair_agreement(ctx: MetricContext) -> dict[str, float]:
+    """The fraction of generated pairs whose two images the dataset's evaluator (the
+    classifier of its ``evaluator_from`` dataset) puts in the same class. Each domain is read
+    by the evaluator through the dataset's ``meta["evaluator_readers"]`` ("module:function"
+    mapping that domain's images to the evaluator's input, None for as they are). The chance
+    level (the agreement of independent draws with the same class frequencies) is noted."""
+    from genbench.features.evaluator import make_evaluator
+
+    fake_a, fake_b, test = _pairs_and_test(ctx)
+    readers = test.meta.get("evaluator_readers")
+    if not ctx.dataset.evaluator_from or readers is None:
+        raise ValueError(f"dataset {ctx.dataset.name!r} names no classifier that reads both "
+                         f"domains (evaluator_from and meta['evaluator_readers'])")
+    scorer = ctx.scorer
+    key = f"pair-evaluator:{ctx.dataset.name}"
+    if key not in scorer.extractors:  # trained once per workdir, as every evaluator
+        scorer.extractors[key] = make_evaluator(ExtractorContext(
+            ctx.dataset, ctx.device, scorer.workdir, ctx.options, 0, progress=scorer.progress))
+    ex = scorer.extractors[key]
+
+    def classes(images: torch.Tensor, reader: str | None) -> torch.Tensor:
+        if reader:
+            images = load_object(reader)(images)
+        return ex(images).logits.argmax(-1)
+
+    pred_a, pred_b = classes(fake_a, readers[0]), classes(fake_b, readers[1])
+    agreement = (pred_a == pred_b).double().mean().item()
+    k = ex(test.x[:2]).logits.shape[-1]
+    freq_a = torch.bincount(pred_a, minlength=k).double() / len(pred_a)
+    freq_b = torch.bincount(pred_b, minlength=k).double() / len(pred_b)
+    ctx.notes["pair_agreement"] = {
+        "classifier": ex.key, "classifier_accuracy": ex.info.get("accuracy"),
+        "classifier_dataset": ex.info.get("dataset"), "readers": list(readers),
+        "pairs": len(pred_a), "chance": round(float((freq_a * freq_b).sum()), 6)}
+    return {"pair_agreement": agreement}
+
+
 # --- selection and scoring ------------------------------------------------------------------
 
 def effective_capabilities(capabilities) -> tuple[str, ...]:
@@ -336,10 +419,12 @@ class Scorer:
               extractor_name: str, explicit: bool = False,
               report: Report | None = None, model=None,
               model_shape: tuple[int, ...] | None = None,
-              bootstrap: bool = True) -> list[MetricValue]:
+              bootstrap: bool = True,
+              pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[MetricValue]:
         """Compute ``metrics``; raises DivergedError if the samples are not finite. ``fake``
         is None for a model that does not sample: only its capability metrics are computed.
-        ``bootstrap=False`` skips the single-run intervals (evaluations during training)."""
+        ``bootstrap=False`` skips the single-run intervals (evaluations during training).
+        ``pairs``: a coupled model's (x_A, x_B), for the metrics that require "pairs"."""
         if fake is not None and not torch.isfinite(fake).all():
             raise DivergedError("the model produced NaN or inf samples")
         if fake is not None and (fake.dim() != real.x.dim() or fake.shape[1] != real.x.shape[1]):
@@ -359,7 +444,9 @@ class Scorer:
                 if model is None:
                     continue
                 ctx.model, ctx.model_shape = model, model_shape
-                uses_outputs = "translate" in spec.requires  # scores the translations
+                ctx.pairs, ctx.scorer = pairs, self
+                # Scores the translations or the pairs: as many as the outputs.
+                uses_outputs = bool({"translate", "pairs"} & set(spec.requires))
                 values += self._compute(spec, ctx, len(real),
                                         fake.shape[0] if uses_outputs else 0, bootstrap)
                 self.notes.update(ctx.notes)

@@ -48,6 +48,11 @@ class GenerativeModel(nn.Module):
       centres and return log probabilities. Keys are ``"exact"``, or ``"elbo"`` and ``"iwae"``
       (the importance-weighted bound with ``k`` samples) for latent-variable models. An empty
       dict means the model has no likelihood in this configuration.
+    - ``"pairs"``: ``sample_pairs(n, generator) -> (x_A, x_B)``, n pairs of the two domains
+      of an unpaired (or paired) dataset drawn together, example i of each from one latent
+      (a coupled GAN's joint samples). On such a dataset genbench scores domain B's images
+      with the sample metrics (against the test images of B, as translations are) and adds
+      the ``coupling`` metric: each domain's FD and how often a pair shows one class.
     - ``"anomaly_score"``: ``anomaly_score(x) -> (N,)``, higher = more anomalous, given the
       whole test split at once (chunk inside if memory needs it). The optional attribute
       ``anomaly_score_description`` (a string) says what the score is; the run records it.

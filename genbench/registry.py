@@ -18,7 +18,7 @@ from genbench.errors import GenbenchError
 DATA_KINDS = ("points", "images", "paired", "unpaired")
 # Optional model capabilities; "sample" is the one every generative model has.
 CAPABILITIES = ("sample", "latent", "conditional", "reconstruct", "encode", "translate",
-                "anomaly_score", "log_prob")
+                "anomaly_score", "log_prob", "pairs")
 
 
 @dataclass(frozen=True)

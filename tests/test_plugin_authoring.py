@@ -55,7 +55,7 @@ def test_misspelt_capability_fails_the_plugin_with_a_did_you_mean(cli, fake_plug
     assert plugins["kde"]["error"] == (
         "register_models: GenbenchError: model 'kde': unknown capability 'reconstuct' (did "
         "you mean 'reconstruct'?); known capabilities: sample, latent, conditional, "
-        "reconstruct, encode, translate, anomaly_score, log_prob")
+        "reconstruct, encode, translate, anomaly_score, log_prob, pairs")
     assert plugins["kde"]["provides"] == {}
     assert plugins["good"]["status"] == "loaded"  # isolated: the others keep working
     names = [m["name"] for m in cli_json(cli, "models")]

@@ -37,7 +37,9 @@ nearest neighbour, which area averaging undoes exactly), computed on every call,
 * ``digits2ink`` (unpaired): A = digits, B = :func:`ink_style` of digits (dark-blue ink on
   cream paper with diagonal stripes, RGB). Train: A = the train digits at even positions of the
   split, B = the style of those at odd positions (no digit appears in both); test: x = test
-  digits, target = ink_style(x), aligned, so the true translation is known.
+  digits, target = ink_style(x), aligned, so the true translation is known. The digits
+  evaluator reads domain B through :func:`ink_to_digits` (``meta["evaluator_readers"]``), for
+  the pair agreement of coupled models.
 """
 
 from __future__ import annotations
@@ -103,6 +105,26 @@ def ink_style(images: torch.Tensor) -> torch.Tensor:
     return ((1.0 - t) * paper + t * ink) * 2.0 - 1.0
 
 
+def ink_to_digits(images: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`ink_style`: (N, 3, H, W) images in [-1, 1] read as (N, 1, H, W)
+    digits in [-1, 1], so the digits evaluator can classify the ink domain.
+
+    Each pixel's ``t`` is the least-squares solution of ``rgb = paper + t (INK - paper)`` (the
+    projection of ``rgb - paper`` on ``INK - paper``), clipped to [0, 1]; exact on images made
+    by :func:`ink_style`, and a best guess on anything else (a generator's output)."""
+    height, width = images.shape[-2:]
+    i = torch.arange(height, device=images.device).view(height, 1)
+    j = torch.arange(width, device=images.device).view(1, width)
+    stripes = (((i + j) // STRIPE_WIDTH) % 2).to(images.dtype)
+    paper = torch.tensor(PAPER, dtype=images.dtype, device=images.device).view(3, 1, 1) \
+        - STRIPE * stripes
+    ink = torch.tensor(INK, dtype=images.dtype, device=images.device).view(3, 1, 1)
+    direction = ink - paper  # (3, H, W)
+    rgb = (images + 1.0) / 2.0
+    t = ((rgb - paper) * direction).sum(1, keepdim=True) / direction.pow(2).sum(0)
+    return t.clamp(0.0, 1.0) * 2.0 - 1.0
+
+
 def load_edges2digits(split: str = "train", image_size: int | None = None, root=None,
                       argument=None, direction: str = "AtoB") -> TensorData:
     """Paired: A = edge_map(digit), B = the digit, both (1, 32, 32); train 1,437 / test 360."""
@@ -127,13 +149,14 @@ def load_digits2ink(split: str = "train", image_size: int | None = None, root=No
     _check_direction(direction)
     _no_argument(name, argument)
     digits = _digits32(split)
+    readers = {"evaluator_readers": (None, f"{__name__}:ink_to_digits")}
     if split == "train":
         a, a_labels = digits.x[0::2], digits.y[0::2]
         b, b_labels = ink_style(digits.x[1::2]), digits.y[1::2]
         return _finish(name, split, a, b, a_labels, b_labels, image_size, direction,
-                       ("digits", "ink"), paired=False, native=DIGITS_SIZE)
+                       ("digits", "ink"), paired=False, native=DIGITS_SIZE, meta=readers)
     return _finish(name, split, digits.x, ink_style(digits.x), digits.y, digits.y, image_size,
-                   direction, ("digits", "ink"), paired=False, native=DIGITS_SIZE)
+                   direction, ("digits", "ink"), paired=False, native=DIGITS_SIZE, meta=readers)
 
 
 def _digits32(split: str) -> TensorData:
@@ -385,6 +408,8 @@ def _finish(name: str, split: str, a: torch.Tensor, b: torch.Tensor, a_labels, b
             "domains": domains, "paired": paired, **(meta or {})}
     if direction == "BtoA" and "target_files" in info:
         info["files"], info["target_files"] = info["target_files"], info["files"]
+    if direction == "BtoA" and "evaluator_readers" in info:
+        info["evaluator_readers"] = tuple(reversed(info["evaluator_readers"]))
     if b_labels is not None and not paired:
         info["target_labels"] = b_labels
     return TensorData(name, split, a, a_labels, meta=info, target=b, image_size=kept)

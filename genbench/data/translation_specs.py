@@ -48,6 +48,9 @@ def translation_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="digits2ink", kind="unpaired", shape=(1, 32, 32), target_shape=(3, 32, 32),
             num_classes=10, traits=("aligned-target",),
+            # Pair agreement: the digits evaluator reads A as it is and B through
+            # translation.ink_to_digits (meta["evaluator_readers"]).
+            evaluator_from="digits",
             summary="offline unpaired task: white-on-black digits -> dark-blue ink on striped "
                     "cream paper (RGB), 32x32: train 719 A / 718 B (disjoint digits), test 360 "
                     "with the true translation",

@@ -323,8 +323,9 @@ def _blank(value) -> bool:
 # --- images -------------------------------------------------------------------------------
 
 def _samples_picture(record: RunRecord, out_dir: Path) -> Picture | None:
-    """A thumbnail of the run's samples (or translations), or None when there are none."""
-    names = ("samples.png", "translations.png", "reconstructions.png")
+    """A thumbnail of the run's samples (or translations, or coupled pairs), or None when there
+    are none."""
+    names = ("samples.png", "translations.png", "pairs.png", "reconstructions.png")
     sources = [Path(record.run_dir) / n for n in names] if record.run_dir else []
     rel = f"report/thumbs/{board_stem(record.run_id)}.png"
     size = _shrink(sources, out_dir / rel, THUMB_PX)
