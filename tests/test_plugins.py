@@ -32,8 +32,9 @@ def test_builtin_models_come_from_the_gans_entry_point():
     assert reg.models.owners["dcgan"] == "gans"
     gans = next(p for p in reg.plugins if p.name == "gans")
     assert gans.status == "loaded" and gans.distribution == "genbench"
-    assert sorted(gans.provides["models"]) == ["acgan", "bigan", "cgan", "dcgan", "gan", "infogan",
-                                              "lsgan", "sgan", "sngan", "wgan", "wgan-gp"]
+    assert sorted(gans.provides["models"]) == ["acgan", "bigan", "cgan", "cogan", "dcgan", "gan",
+                                              "infogan", "lsgan", "sgan", "sngan", "wgan",
+                                              "wgan-gp"]
 
 
 def test_core_registers_datasets_metrics_extractors():
