@@ -125,3 +125,8 @@ def register_models(register):
         capabilities=("translate",),
         profiles={"quick": dict(CYCLEGAN_QUICK), "standard": dict(CYCLEGAN_STANDARD)},
     ))
+    # Super-resolution (data kind "superres"): bicubic, srresnet, srgan.
+    from genbench_translation.superres_specs import superres_models
+
+    for spec in superres_models():
+        register(spec)
