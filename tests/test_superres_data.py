@@ -146,3 +146,20 @@ def test_metric_applies_only_to_superres_and_fd_uses_the_evaluator():
     assert not registries.metrics.get("translation").applies(sr)
     assert default_extractor(sr) == "evaluator"
     assert registries.extractors.get("evaluator").applies(sr)
+
+
+def test_sr_mnist_pairs_28x28_hr_with_7x7_lr(tmp_path):
+    from conftest import write_idx
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(5, 28, 28)).astype(np.uint8)
+    write_idx(raw / "t10k-images-idx3-ubyte", images, 2051, True)
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(5, dtype=np.uint8), 2049, True)
+    spec = get_registries().datasets.get("sr-mnist")
+    assert spec.needs_data_root and spec.evaluator_from == "mnist"
+    data = spec.load("test", root=tmp_path)
+    assert data.target.shape == (5, 1, 28, 28) and data.x.shape == (5, 1, 7, 7)
+    assert torch.allclose(data.target[:, 0], torch.from_numpy(images).float() / 127.5 - 1)
+    assert data.y.tolist() == [0, 1, 2, 3, 4]
