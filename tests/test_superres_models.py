@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import cli_json
 
 from genbench.api import build_model
 from genbench.config import resolve_config
@@ -13,7 +14,6 @@ from genbench.data.superres import upsample_bicubic
 from genbench.metrics.superres import superres_metrics
 from genbench.model import DataInfo
 from genbench.plugins import get_registries
-from conftest import cli_json
 
 TINY = ["channels=8", "blocks=2", "batch_size=4"]
 

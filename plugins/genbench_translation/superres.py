@@ -47,7 +47,8 @@ class SuperResolver(GenerativeModel):
     def __init__(self, config, data: DataInfo, scale: int):
         super().__init__()
         self.config = config
-        self.lr_shape, self.hr_shape, self.scale = tuple(data.shape), tuple(data.target_shape), scale
+        self.lr_shape, self.hr_shape = tuple(data.shape), tuple(data.target_shape)
+        self.scale = scale
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     def upscale(self, x: torch.Tensor) -> torch.Tensor:
