@@ -107,3 +107,17 @@ def test_srgan_end_to_end_through_the_cli(cli, workdir):
 def test_sr_models_refuse_other_data(cli, workdir):
     code, _, err = cli("run", "srresnet", "--dataset", "edges2digits", "--workdir", workdir)
     assert code != 0 and "superres" in err
+
+
+def test_srgan_losses_of_the_second_phase_stay_aligned_with_their_steps(tmp_path):
+    from genbench.training import InMemoryBatches, train
+
+    model, data = _model("srgan", TINY + ["ndf=4", "d_dense=16", "pretrain=0.5"], steps=4)
+    batches = InMemoryBatches(data.x[:8], None, 4, 0, torch.device("cpu"),
+                              target=data.target[:8])
+    outcome = train(model, batches, model.config, checkpoint=tmp_path / "c.pt", meta={})
+    history = outcome.history
+    assert history["step"] == [1, 2, 3, 4] and len(history["mse"]) == 4
+    for key in ("adversarial", "feature", "d_loss"):  # NaN while D was idle
+        assert len(history[key]) == 4
+        assert all(v != v for v in history[key][:2]) and all(v == v for v in history[key][2:])
