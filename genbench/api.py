@@ -25,7 +25,7 @@ from genbench.atomic import hold_folder, output_folder, remove_leftovers, write_
 from genbench.config import check_seed, config_dict, resolve_config
 from genbench.errors import DivergedError, GenbenchError
 from genbench.plugins import blame_plugins, get_registries, plugin_error
-from genbench.registry import DatasetSpec, ModelSpec, load_object
+from genbench.registry import ALIGNED_KINDS, DatasetSpec, ModelSpec, load_object
 from genbench.results.publish import render
 from genbench.results.record import RunRecord
 from genbench.results.store import Store, inside, stored_run_dir
@@ -374,9 +374,11 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
         if report:
             report(f"translating {len(reference)}", 0, total)
         fake = translate_split(model, reference.x, model_shape, reference.target.shape[1:])
+        meta = {"aligned": dataset.kind in ALIGNED_KINDS or "aligned-target" in dataset.traits}
+        if "scale" in reference.meta:  # super-resolution: the metrics crop this border
+            meta["scale"] = reference.meta["scale"]
         reference = TensorData(f"{dataset.name}-B", reference.split, reference.target,
-                               meta={"aligned": dataset.kind == "paired"
-                                     or "aligned-target" in dataset.traits})
+                               meta=meta)
     elif "pairs" in model_spec.capabilities and reference.target is not None:
         # A coupled model's pairs: domain B's images are scored by the sample metrics against
         # the test images of B (as translations are, so the columns mean the same); the
@@ -567,7 +569,7 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         remove_leftovers(run_dir)  # temporary files of writes a kill cut short
         batches = training.InMemoryBatches.from_data(train_data, config.batch_size, seed,
                                                      torch_device,
-                                                     paired=dataset_spec.kind == "paired",
+                                                     paired=dataset_spec.kind in ALIGNED_KINDS,
                                                      channels_last=speed.channels_last)
         meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,
                 "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape),
@@ -728,7 +730,7 @@ def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
         pick = torch.randperm(len(test), generator=gen)[:n]
         outputs = translate_split(model, test.x[pick], tuple(loaded.ckpt["data_shape"]),
                                   test.target.shape[1:])
-        aligned = dataset.kind == "paired" or "aligned-target" in dataset.traits
+        aligned = dataset.kind in ALIGNED_KINDS or "aligned-target" in dataset.traits
         return [plots.translation_grid(test.x[pick], outputs,
                                        test.target[pick] if aligned else None,
                                        out / "translations.png")]

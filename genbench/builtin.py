@@ -93,9 +93,10 @@ def register_datasets(register):
 
 
     from genbench.data.anomaly_specs import anomaly_datasets
+    from genbench.data.superres_specs import superres_datasets
     from genbench.data.translation_specs import translation_datasets
 
-    for spec in translation_datasets() + anomaly_datasets():
+    for spec in translation_datasets() + anomaly_datasets() + superres_datasets():
         register(spec)
 
 
@@ -212,6 +213,18 @@ def register_metrics(register):
         requires=("pairs",),
     ))
     register(MetricSpec(
+        name="superres",
+        summary="super-resolution: PSNR and SSIM on the luma (BT.601 Y; grey images as they "
+                "are) after cropping `scale` pixels at each border, and L1 (all channels, same "
+                "crop) of the SR outputs against the HR test images, [0, 1]",
+        reference="Ledig et al. 2017 (SRGAN) protocol; Wang et al. 2004 (SSIM, torchmetrics)",
+        compute="genbench.evaluation:compute_superres",
+        outputs={"l1": False, "psnr_y": True, "ssim_y": True},
+        applies=lambda dataset: dataset.kind == "superres",
+        uses_features=False,
+        requires=("translate",),
+    ))
+    register(MetricSpec(
         name="likelihood",
         summary="negative log-likelihood (nats/example) and bits/dim of the reference split: "
                 "exact, or the IWAE bound (k=64) with the ELBO beside it; 8-bit images, "
@@ -251,7 +264,9 @@ def register_extractors(register):
                 "dataset's bar (digits 98%, MNIST 98.5%, Fashion-MNIST 90%, SVHN 92%, "
                 "CIFAR-10 80%; others 90%): 128-d features and class logits",
         factory="genbench.features.evaluator:make_evaluator",
-        applies=lambda dataset: dataset.kind == "images" and dataset.num_classes > 1,
+        # Super-resolution datasets are scored on their HR images, which are labelled images.
+        applies=lambda dataset: dataset.kind in ("images", "superres")
+        and dataset.num_classes > 1,
     ))
     register(ExtractorSpec(
         name="inception-v3",

@@ -155,6 +155,15 @@ def compute_translation(ctx: MetricContext) -> dict[str, float]:
     return {"l1": l1, "psnr": out["psnr"], "ssim": out["ssim"]}
 
 
+def compute_superres(ctx: MetricContext) -> dict[str, float]:
+    """SR outputs against the HR test images (Y-channel PSNR/SSIM, border cropped; L1)."""
+    from genbench.metrics.superres import superres_metrics
+
+    if ctx.fake is None or ctx.fake.shape != ctx.real.x.shape:
+        return {}
+    return superres_metrics(ctx.real.x, ctx.fake, int(ctx.real.meta.get("scale", 4)))
+
+
 def anomaly_scores(ctx: MetricContext) -> tuple[torch.Tensor, str]:
     """Per test example, higher = more anomalous: the model's own ``anomaly_score`` (given the
     whole split at once, so a latent search can run batched on the device), or else its

@@ -52,7 +52,8 @@ def loss_curves(history: dict[str, list[float]], path: Path, title: str) -> Path
         values = torch.tensor(history[key], dtype=torch.float64)
         window = max(1, len(values) // 50)
         smooth = values.unfold(0, window, 1).mean(1) if len(values) >= window else values
-        ax.plot(steps[window - 1:], smooth.numpy(), label=key, linewidth=1)
+        # NaN where a loss was not reported (before a later phase began): not drawn.
+        ax.plot(steps[window - 1:len(values)], smooth.numpy(), label=key, linewidth=1)
     ax.set_xlabel("step")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -14,8 +14,11 @@ from typing import Any, Generic, TypeVar
 
 from genbench.errors import GenbenchError
 
-# What a dataset holds, and so what a model must accept.
-DATA_KINDS = ("points", "images", "paired", "unpaired")
+# What a dataset holds, and so what a model must accept. "superres": low-resolution images in
+# ``x``, the high-resolution images they were made from in ``target`` (aligned, like "paired").
+DATA_KINDS = ("points", "images", "paired", "unpaired", "superres")
+# Kinds whose ``target`` is aligned with ``x``: example i of target is the answer for x[i].
+ALIGNED_KINDS = ("paired", "superres")
 # Optional model capabilities; "sample" is the one every generative model has.
 CAPABILITIES = ("sample", "latent", "conditional", "reconstruct", "encode", "translate",
                 "anomaly_score", "log_prob", "pairs")
@@ -85,7 +88,8 @@ class DatasetSpec:
     default_extractor: str = ""
     # Whether loading needs files under --data-root (torchvision sets) or is built in.
     needs_data_root: bool = False
-    # Translation datasets: the (C, H, W) of domain B (``shape`` is domain A's).
+    # Translation datasets: the (C, H, W) of domain B (``shape`` is domain A's); super-resolution
+    # datasets: the HR images' (``shape`` is the LR input's).
     target_shape: tuple[int, ...] = ()
     # Datasets named with an argument, ``NAME:ARG`` (e.g. ``paired-folder:PATH``): what ARG is.
     # The loader then also receives ``argument=ARG``.

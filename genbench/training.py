@@ -328,7 +328,11 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
                 break
             history["step"].append(n)
             for key, value in losses.items():
-                history.setdefault(key, []).append(float(value))
+                column = history.setdefault(key, [])
+                # A loss that appears late (a model's second phase, e.g. SRGAN's adversarial
+                # losses after its MSE pretraining) is NaN before, so it stays aligned with step.
+                column.extend([math.nan] * (len(history["step"]) - 1 - len(column)))
+                column.append(float(value))
             read_to, last = n, losses
         if progress is not None and last is not None:
             progress(read_to, config.steps, last)

@@ -175,3 +175,8 @@ def register_models(register):
         capabilities=("translate",),
         profiles={"quick": dict(DISCOGAN_QUICK), "standard": dict(DISCOGAN_STANDARD)},
     ))
+    # Super-resolution (data kind "superres"): bicubic, srresnet, srgan.
+    from genbench_translation.superres_specs import superres_models
+
+    for spec in superres_models():
+        register(spec)
