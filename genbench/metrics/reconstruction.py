@@ -5,8 +5,11 @@ resolution: a model trained on upsampled images has its reconstructions area-ave
 exactly undoes nearest upsampling. PSNR and SSIM are torchmetrics' (data range 1), computed per
 image and averaged, a few images at a time so memory stays bounded (SSIM's filtering in
 float32: see :func:`_image_metrics`); PSNR is capped at 100 dB so a perfect reconstruction stays
-finite. SSIM uses an 11-pixel Gaussian window (sigma 1.5), or the largest odd window that fits
-smaller images (7 for 8x8). Points get the MSE only.
+finite. SSIM uses an 11-pixel Gaussian window (sigma 1.5) at every image size: torchmetrics
+(1.9) derives a Gaussian window's size from sigma and ignores ``kernel_size``, so the smaller
+window :func:`ssim_window` asks for on images under 11 pixels (7 for 8x8) has no effect, and 8x8
+images are filtered with the 11-pixel window over their reflect-padded borders (checked: the same
+SSIM with kernel_size 3, 7 and 11 on 8x8 images). Points get the MSE only.
 """
 
 from __future__ import annotations
