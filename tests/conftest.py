@@ -4,6 +4,7 @@ real entry-point metadata (a ``.dist-info`` folder on ``sys.path``)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -21,7 +22,20 @@ def shared_cache(tmp_path_factory):
     """One evaluator/feature cache for the whole session, so the digits evaluator is trained
     once, not once per test (the cache is keyed by content, so sharing it is safe)."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("GENBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("genbench-cache")))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # `pytest -n N`: one cache for every worker (an evaluator is trained by the first worker
+        # that needs it while the others wait, see genbench.atomic.one_at_a_time), and one CPU
+        # thread per worker and per process it starts: N workers must not oversubscribe the
+        # cores (two 2-thread torch processes on 2 cores ran 10-25x slower than 1 thread).
+        import torch
+
+        cache = tmp_path_factory.getbasetemp().parent / "genbench-cache"
+        cache.mkdir(exist_ok=True)
+        mp.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+    else:
+        cache = tmp_path_factory.mktemp("genbench-cache")
+    mp.setenv("GENBENCH_CACHE_DIR", str(cache))
     mp.setenv("GENBENCH_OFFLINE", "1")  # never try to download Inception weights in tests
     yield
     mp.undo()
