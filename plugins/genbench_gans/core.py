@@ -97,6 +97,20 @@ def make_optimizer(kind: str, params, lr: float, betas: tuple[float, float]):
     raise GenbenchError(f"unknown optimizer {kind!r}; choose adam, rmsprop or sgd")
 
 
+def draw_latent(config, n: int, device, generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+    """n latent vectors of ``config.latent_dim`` (``config.latent``: uniform in [-1, 1] or
+    normal) on ``device``; with a generator drawn on the CPU, so a seed gives the same vectors
+    on any device."""
+    shape = (n, config.latent_dim)
+    where = "cpu" if generator is not None else device
+    if config.latent == "uniform":
+        z = torch.rand(shape, generator=generator, device=where) * 2 - 1
+    else:
+        z = torch.randn(shape, generator=generator, device=where)
+    return z.to(device)
+
+
 class AdversarialModel(GenerativeModel):
     """A generator G(z) and a discriminator (critic) D(x) returning one score per example,
     trained on ``objective`` with the tricks in the config.
@@ -136,13 +150,7 @@ class AdversarialModel(GenerativeModel):
         """n latent vectors on the model's device. With a generator (sampling) they are drawn
         on the CPU, so a seed gives the same samples on any device; without one (training)
         on the model's device, from its global RNG, so nothing is copied."""
-        shape = (n, self.config.latent_dim)
-        device = "cpu" if generator is not None else self.device
-        if self.config.latent == "uniform":
-            z = torch.rand(shape, generator=generator, device=device) * 2 - 1
-        else:
-            z = torch.randn(shape, generator=generator, device=device)
-        return z.to(self.device)
+        return draw_latent(self.config, n, self.device, generator)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -25,6 +25,7 @@ from torch import nn
 
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo, GenerativeModel
+from genbench_gans.core import draw_latent
 from genbench_gans.nets import ConvDiscriminator, ConvGenerator, activation, init_normal
 from genbench_gans.objectives import CrossEntropy
 
@@ -120,13 +121,7 @@ class CoGAN(GenerativeModel):
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n latent vectors; with a generator drawn on the CPU (the same pairs on any device)."""
-        shape = (n, self.config.latent_dim)
-        device = "cpu" if generator is not None else self.device
-        if self.config.latent == "uniform":
-            z = torch.rand(shape, generator=generator, device=device) * 2 - 1
-        else:
-            z = torch.randn(shape, generator=generator, device=device)
-        return z.to(self.device)
+        return draw_latent(self.config, n, self.device, generator)
 
     @torch.no_grad()
     def generate_pairs(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
