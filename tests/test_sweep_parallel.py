@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from test_cli import assert_one_line_error
 
 from genbench import sweep as sweeps
 from genbench.parallel import SCRATCH
-from genbench.results.store import Store
+from genbench.results.store import STORE_NAME, Store
 
 # Four entries, a few hundred steps of small models on a 2-D toy: long enough to be killed
 # in the middle, short enough for the default suite. Checkpoints every 20 steps.
@@ -204,16 +205,20 @@ def test_ray_missing_says_how_to_install_it(cli, workdir, monkeypatch):
                           "pip install", "genbench[ray]")
 
 
+@pytest.mark.parametrize("when", ["after a checkpoint", "while the workers start"])
 def test_ctrl_c_stops_the_workers_with_checkpoints_and_the_same_command_resumes(workdir,
-                                                                               sequential):
+                                                                               sequential,
+                                                                               when):
     command = [sys.executable, "-m", "genbench", "sweep", "-m", ",".join(MODELS), "-d",
                "ring8", "--seeds", "0,1", "--steps", str(STEPS), "--set", SETTINGS[0],
                "--jobs", "2", "--workdir", str(workdir), "--format", "json"]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     deadline = time.monotonic() + 120
+    seen = (str(workdir / SCRATCH / "*" / "runs" / "*" / "checkpoint.pt")
+            if when == "after a checkpoint" else str(workdir / SCRATCH / "*" / "progress.json"))
     while time.monotonic() < deadline and driver.poll() is None:
-        if glob.glob(str(workdir / SCRATCH / "*" / "runs" / "*" / "checkpoint.pt")):
+        if glob.glob(seen):
             break
         time.sleep(0.02)
     driver.send_signal(signal.SIGINT)
@@ -224,11 +229,22 @@ def test_ctrl_c_stops_the_workers_with_checkpoints_and_the_same_command_resumes(
     statuses = [e["status"] for e in stopped["entries"]]
     assert "interrupted" in statuses and set(statuses) <= {"completed", "interrupted",
                                                           "not run"}
-    # Each interrupted run left its checkpoint and an 'interrupted' record in its scratch.
+    # Each interrupted run left an 'interrupted' record in its scratch, and each one the signal
+    # caught in its training loop left its checkpoint at the step it stopped (a worker still
+    # loading its data or building its model has no step to keep: its rerun starts afresh).
+    trained = 0
     for scratch in (workdir / SCRATCH).iterdir():
-        (record,) = Store(scratch).runs()
+        runs = Store(scratch).runs() if (scratch / STORE_NAME).is_file() else []
+        if not runs:
+            continue  # a worker stopped before it had created its run
+        (record,) = runs
         assert record.status == "interrupted"
-        assert (Path(record.run_dir) / "checkpoint.pt").is_file()
+        if record.steps:
+            trained += 1
+            checkpoint = torch.load(Path(record.run_dir) / "checkpoint.pt", weights_only=True)
+            assert checkpoint["step"] == record.steps
+    if when == "after a checkpoint":
+        assert trained >= 1  # the one whose checkpoint was seen before the signal
     done = cli_json_subprocess(command)
     assert {e["status"] for e in done["entries"]} <= {"completed", "skipped"}
     assert_same_records(records(workdir), sequential, workdir)
