@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The first dataset whose data kind the model takes (and anomaly models get an anomaly set).
 DATASET_FOR_KIND = {"paired": "edges2digits", "unpaired": "digits2ink", "images": "digits",
-                    "points": "ring8", "superres": "sr-digits"}
+                    "points": "ring8", "superres": "sr-digits", "inpaint": "inpaint-digits"}
 ANOMALY_DATASET = "digits-oneclass:0"
 
 # (script, arguments on a GPU, arguments on a CPU, time limit in seconds)
@@ -69,7 +69,7 @@ def default_dataset(model: str) -> str:
     spec = get_registries().models.get(model)
     if "anomaly_score" in spec.capabilities:
         return ANOMALY_DATASET
-    for kind in ("unpaired", "paired", "superres", "images", "points"):
+    for kind in ("unpaired", "paired", "superres", "inpaint", "images", "points"):
         if kind in spec.accepts:
             return DATASET_FOR_KIND[kind]
     raise SystemExit(f"no offline dataset fits {model} (it takes {', '.join(spec.accepts)}); "

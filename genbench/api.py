@@ -256,13 +256,16 @@ def generate_pairs(model, n: int, seed: int):
     return torch.cat(parts_a), torch.cat(parts_b)
 
 
-def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK):
+def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK,
+                    inpaint: bool = False):
     """``model.translate`` over a split, in chunks, at the model's size and back to the
-    target domain's native size."""
+    target domain's native size. Inpainting (``inpaint``): the completed images, ``x``'s
+    context with the output's hole (:func:`genbench.data.inpaint.paste`)."""
     import torch
 
     from genbench.data.base import resize_images
 
+    context = x
     if model_shape and tuple(x.shape[1:]) != tuple(model_shape):
         x = resize_images(x, model_shape[-1])
     model.eval()
@@ -271,6 +274,10 @@ def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK)
                          for i in range(0, len(x), chunk)])
     if tuple(out.shape[1:]) != tuple(out_shape):
         out = resize_images(out, out_shape[-1])
+    if inpaint:
+        from genbench.data.inpaint import paste
+
+        return paste(context, out)
     return out
 
 
@@ -373,7 +380,8 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
         # against the test images of domain B.
         if report:
             report(f"translating {len(reference)}", 0, total)
-        fake = translate_split(model, reference.x, model_shape, reference.target.shape[1:])
+        fake = translate_split(model, reference.x, model_shape, reference.target.shape[1:],
+                               inpaint=dataset.kind == "inpaint")
         meta = {"aligned": dataset.kind in ALIGNED_KINDS or "aligned-target" in dataset.traits}
         if "scale" in reference.meta:  # super-resolution: the metrics crop this border
             meta["scale"] = reference.meta["scale"]
@@ -729,7 +737,7 @@ def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
         test = dataset.load(dataset.eval_split, root=data_root)
         pick = torch.randperm(len(test), generator=gen)[:n]
         outputs = translate_split(model, test.x[pick], tuple(loaded.ckpt["data_shape"]),
-                                  test.target.shape[1:])
+                                  test.target.shape[1:], inpaint=dataset.kind == "inpaint")
         aligned = dataset.kind in ALIGNED_KINDS or "aligned-target" in dataset.traits
         return [plots.translation_grid(test.x[pick], outputs,
                                        test.target[pick] if aligned else None,

@@ -93,10 +93,12 @@ def register_datasets(register):
 
 
     from genbench.data.anomaly_specs import anomaly_datasets
+    from genbench.data.inpaint_specs import inpaint_datasets
     from genbench.data.superres_specs import superres_datasets
     from genbench.data.translation_specs import translation_datasets
 
-    for spec in translation_datasets() + anomaly_datasets() + superres_datasets():
+    for spec in (translation_datasets() + anomaly_datasets() + superres_datasets()
+                 + inpaint_datasets()):
         register(spec)
 
 
@@ -225,6 +227,19 @@ def register_metrics(register):
         requires=("translate",),
     ))
     register(MetricSpec(
+        name="inpaint",
+        summary="inpainting: L1, L2 (mean squared error), PSNR and SSIM of the hole only (the "
+                "completed images' cut-out centre against the original's), images in [0, 1], "
+                "all channels",
+        reference="Pathak et al. 2016 (context encoders: mean L1, mean L2, PSNR of the hole); "
+                  "Wang et al. 2004 (SSIM, torchmetrics)",
+        compute="genbench.evaluation:compute_inpaint",
+        outputs={"l1_hole": False, "l2_hole": False, "psnr_hole": True, "ssim_hole": True},
+        applies=lambda dataset: dataset.kind == "inpaint",
+        uses_features=False,
+        requires=("translate",),
+    ))
+    register(MetricSpec(
         name="likelihood",
         summary="negative log-likelihood (nats/example) and bits/dim of the reference split: "
                 "exact, or the IWAE bound (k=64) with the ELBO beside it; 8-bit images, "
@@ -264,8 +279,9 @@ def register_extractors(register):
                 "dataset's bar (digits 98%, MNIST 98.5%, Fashion-MNIST 90%, SVHN 92%, "
                 "CIFAR-10 80%; others 90%): 128-d features and class logits",
         factory="genbench.features.evaluator:make_evaluator",
-        # Super-resolution datasets are scored on their HR images, which are labelled images.
-        applies=lambda dataset: dataset.kind in ("images", "superres")
+        # Super-resolution and inpainting datasets are scored on their whole (HR, completed)
+        # images, which are labelled images.
+        applies=lambda dataset: dataset.kind in ("images", "superres", "inpaint")
         and dataset.num_classes > 1,
     ))
     register(ExtractorSpec(

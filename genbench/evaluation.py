@@ -164,6 +164,15 @@ def compute_superres(ctx: MetricContext) -> dict[str, float]:
     return superres_metrics(ctx.real.x, ctx.fake, int(ctx.real.meta.get("scale", 4)))
 
 
+def compute_inpaint(ctx: MetricContext) -> dict[str, float]:
+    """Completed images against the originals, on the hole only (L1, L2, PSNR, SSIM)."""
+    from genbench.metrics.inpaint import inpaint_metrics
+
+    if ctx.fake is None or ctx.fake.shape != ctx.real.x.shape:
+        return {}
+    return inpaint_metrics(ctx.real.x, ctx.fake)
+
+
 def anomaly_scores(ctx: MetricContext) -> tuple[torch.Tensor, str]:
     """Per test example, higher = more anomalous: the model's own ``anomaly_score`` (given the
     whole split at once, so a latent search can run batched on the device), or else its

@@ -16,9 +16,10 @@ from genbench.errors import GenbenchError
 
 # What a dataset holds, and so what a model must accept. "superres": low-resolution images in
 # ``x``, the high-resolution images they were made from in ``target`` (aligned, like "paired").
-DATA_KINDS = ("points", "images", "paired", "unpaired", "superres")
+# "inpaint": images with their centre cut out in ``x``, the whole images in ``target``.
+DATA_KINDS = ("points", "images", "paired", "unpaired", "superres", "inpaint")
 # Kinds whose ``target`` is aligned with ``x``: example i of target is the answer for x[i].
-ALIGNED_KINDS = ("paired", "superres")
+ALIGNED_KINDS = ("paired", "superres", "inpaint")
 # Optional model capabilities; "sample" is the one every generative model has.
 CAPABILITIES = ("sample", "latent", "conditional", "reconstruct", "encode", "translate",
                 "anomaly_score", "log_prob", "pairs")

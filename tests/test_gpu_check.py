@@ -40,3 +40,4 @@ def test_device_check_picks_a_dataset_that_fits_each_model():
     assert check.default_dataset("ganomaly") == "digits-oneclass:0"
     assert check.default_dataset("dcgan") == "digits"
     assert check.default_dataset("srgan") == "sr-digits"
+    assert check.default_dataset("context-encoder") == "inpaint-digits"

@@ -133,8 +133,10 @@ def _split_column(column: str) -> tuple[str, str, str]:
     return SHORT_NAMES.get(base, base), space.rstrip("]"), arrow
 
 
-PRIORITY = ("modes", "HQ%", "rKL", "FID", "FD", "IS", "prec", "rec", "cov", "dens", "KID",
-            "NDB/K")
+# The task's own measures (super-resolution, inpainting, anomaly AUROC, bits/dim) right after
+# FD: on those boards they are what a reader looks for first.
+PRIORITY = ("modes", "HQ%", "rKL", "FID", "FD", "psnr_y", "psnr_hole", "ssim_y", "ssim_hole",
+            "auroc", "bpd", "IS", "prec", "rec", "cov", "dens", "KID", "NDB/K")
 
 
 def _fit_columns(frame, labels: dict[str, str], metric_base: dict[str, str], width: int):

@@ -1,5 +1,6 @@
 """genbench's image-to-image translation plugin: pix2pix (paired data), CycleGAN and DiscoGAN
-(unpaired).
+(unpaired); super-resolution (bicubic, SRResNet, SRGAN) and inpainting (mean-fill, blur-fill,
+context encoder) as tasks of the same shape, an image in and an image out.
 
 Only specs and config dataclasses live here (no torch import); the networks are imported when
 a model is built. Layout: ``nets`` (U-Net, ResNet and encoder-decoder generators, PatchGAN and
@@ -179,4 +180,9 @@ def register_models(register):
     from genbench_translation.superres_specs import superres_models
 
     for spec in superres_models():
+        register(spec)
+    # Inpainting (data kind "inpaint"): mean-fill, blur-fill, context-encoder.
+    from genbench_translation.inpaint_specs import inpaint_models
+
+    for spec in inpaint_models():
         register(spec)
