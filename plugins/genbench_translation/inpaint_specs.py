@@ -52,7 +52,7 @@ class ContextEncoderConfig(TrainConfig):
     beta2: AdamBeta = 0.999
 
 
-CONTEXT_ENCODER_QUICK = {"nef": 32, "ngf": 32, "ndf": 32, "bottleneck": 512, "steps": 2000,
+CONTEXT_ENCODER_QUICK = {"nef": 16, "ngf": 16, "ndf": 16, "bottleneck": 256, "steps": 2000,
                          "batch_size": 64, "checkpoint_every": 500}
 CONTEXT_ENCODER_STANDARD = {"steps": 50_000, "checkpoint_every": 5000}
 
