@@ -53,6 +53,24 @@ class PixelRnnConfig(TrainConfig):
 
 
 @dataclass
+class PixelRnnDiagonalConfig(TrainConfig):
+    """PixelRNN's Diagonal BiLSTM with the paper's CIFAR-10 settings (arXiv:1601.06759, Table 1
+    and section 5: a 7x7 mask-A first layer, 12 Diagonal BiLSTM layers with h = 128, a 1x1
+    input-to-state and a kernel-2 state-to-state convolution, residual connections, two 1x1
+    output layers and a 256-way softmax); output width and optimiser as pixelrnn's. See
+    :mod:`genbench_vaes.pixelrnn`."""
+
+    image_size: ImageSize = 0  # 0 = the dataset's native size
+    hidden: Count = 128  # h: LSTM state maps; 2h maps between layers
+    layers: Count = 12  # Diagonal BiLSTM layers after the mask-A convolution
+    first_kernel: Kernel = 7
+    out_hidden: Count = 512  # width of the 1x1 output layers before the softmax
+    # 0: feed each value as its bin centre; > 0: a learnt embedding.
+    embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 0
+    lr: Rate = 1e-3
+
+
+@dataclass
 class VqVaeConfig(TrainConfig):
     """The paper's image autoencoder (two stride-2 4x4 convolutions and two residual blocks with
     256 hidden units, K = 512 codes, beta 0.25, Adam 2e-4); the code dimension D = 64 and the
@@ -183,6 +201,20 @@ SPECS = (
         paper="van den Oord et al. 2016, Pixel Recurrent Neural Networks, arXiv:1601.06759",
         factory="genbench_vaes.pixelrnn:build_pixelrnn",
         config=PixelRnnConfig,
+        accepts=("images",),
+        capabilities=("sample", "log_prob"),
+        profiles=PIXELRNN_PROFILES,
+    ),
+    ModelSpec(
+        name="pixelrnn-diagonal", family="autoregressive",
+        summary="PixelRNN, Diagonal BiLSTM: a 7x7 mask-A convolution, then LSTM layers run "
+                "along the diagonals in both directions (1x1 input-to-state, kernel-2 "
+                "state-to-state convolutions on the skewed map; the whole context as receptive "
+                "field) with residual connections; a 256-way softmax per value, exact "
+                "likelihood",
+        paper="van den Oord et al. 2016, Pixel Recurrent Neural Networks, arXiv:1601.06759",
+        factory="genbench_vaes.pixelrnn:build_pixelrnn_diagonal",
+        config=PixelRnnDiagonalConfig,
         accepts=("images",),
         capabilities=("sample", "log_prob"),
         profiles=PIXELRNN_PROFILES,

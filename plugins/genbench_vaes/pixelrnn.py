@@ -1,6 +1,17 @@
 """PixelRNN with Row LSTM layers (van den Oord et al. 2016, Pixel Recurrent Neural Networks,
-arXiv:1601.06759, section 3.1): an autoregressive network giving every value of an 8-bit image
-a 256-way categorical distribution given the values before it.
+arXiv:1601.06759, section 3.1) or Diagonal BiLSTM layers (section 3.2): an autoregressive
+network giving every value of an 8-bit image a 256-way categorical distribution given the values
+before it.
+
+**Diagonal BiLSTM** (:class:`DiagonalBiLSTMNet`, model ``pixelrnn-diagonal``): the same first
+layer and output head; each layer skews its input map (row i shifted right by i, so every
+diagonal becomes a column), runs an LSTM over the columns (input-to-state a 1x1 convolution,
+state-to-state a convolution of kernel 2 over the previous column: the states of the positions
+above and to the left) and unskews; a second LSTM does the same on the mirrored map (right to
+left) and its output is shifted down one row, so a position gets only the rows above from it.
+The two are added, and a 1x1 convolution and the residual connection follow as in the Row LSTM.
+Its receptive field is the whole context, above and to the left (tests check it). It samples
+with a full pass per value (no cached path).
 
 Architecture (:class:`RowLSTMNet`), the Row LSTM column of the paper's Table 1:
 
@@ -26,8 +37,8 @@ Architecture (:class:`RowLSTMNet`), the Row LSTM column of the paper's Table 1:
 **Receptive field: a triangle.** Position (i, j) reaches the previous row's states at columns
 j-1..j+1 only (the state-to-state kernel), one more column per row further up; with the 7x7
 first layer, row i-d (d >= 1) is seen up to column j + (d - 1) + 3 at most, and the context
-to the upper right of that is not seen: unlike the gated PixelCNN (and the paper's Diagonal
-BiLSTM, not implemented here), the Row LSTM does not use the whole available context. In the
+to the upper right of that is not seen: unlike the gated PixelCNN (and the Diagonal BiLSTM
+below), the Row LSTM does not use the whole available context. In the
 current row it sees ``first_kernel // 2 + layers * (kernel // 2)`` values back. The skip
 connections from every layer to the output (the paper's Table 3) are not implemented either.
 
@@ -214,6 +225,116 @@ class RowLSTMNet(AutoregressiveNet):
         return k
 
 
+# -- Diagonal BiLSTM ---------------------------------------------------------------------------
+
+def skew(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H, W + H - 1): row i shifted right by i, zeros elsewhere, so
+    each diagonal of the map becomes a column (the paper's Figure 3)."""
+    n, c, height, width = x.shape
+    out = x.new_zeros(n, c, height, width + height - 1)
+    for i in range(height):
+        out[:, :, i, i:i + width] = x[:, :, i]
+    return out
+
+
+def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
+    """The inverse of :func:`skew`: (B, C, H, W + H - 1) -> (B, C, H, W)."""
+    return torch.stack([x[:, :, i, i:i + width] for i in range(x.shape[2])], dim=2)
+
+
+class DiagonalLSTM(nn.Module):
+    """One direction of a Diagonal BiLSTM layer, left to right: on the skewed map, the columns
+    are processed in order (a column is a diagonal of the image); the input-to-state component
+    is a 1x1 convolution (mask B), the state-to-state one a convolution of kernel 2 along the
+    previous column (the state of the position above and the one to the left, unskewed):
+
+        [o, f, i, g] = K_ss * h_(k-1) + K_is * x_k
+    """
+
+    def __init__(self, width: int, hidden: int, cond_dim: int = 0):
+        super().__init__()
+        self.hidden = hidden
+        self.input_to_state = nn.Conv2d(width, 4 * hidden, 1)
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)
+        self.cond = nn.Conv2d(cond_dim, 4 * hidden, 1) if cond_dim else None
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        pre = self.input_to_state(x)
+        if self.cond is not None and cond is not None:
+            pre = pre + self.cond(cond)
+        n, _, height, width = x.shape
+        pre = skew(pre)
+        h = c = x.new_zeros(n, self.hidden, height)
+        columns = []
+        for k in range(pre.shape[-1]):
+            # Kernel 2 over rows (i - 1, i) of the previous column; a zero state above row 0.
+            h, c = lstm_cell(pre[..., k] + self.state_to_state(F.pad(h, (1, 0))), c)
+            columns.append(h)
+        return unskew(torch.stack(columns, dim=3), width)
+
+
+class DiagonalBiLSTMLayer(nn.Module):
+    """A Diagonal BiLSTM layer with its residual connection, on (B, width, H, W) maps: a
+    left-to-right diagonal LSTM, and one right to left (on the mirrored map) whose output is
+    shifted down one row so that position (i, j) only gets rows above from it (the paper's
+    section 3.2); the two are added, taken back to ``width`` maps by a 1x1 convolution and
+    added to the input."""
+
+    def __init__(self, width: int, hidden: int, cond_dim: int = 0):
+        super().__init__()
+        self.forward_lstm = DiagonalLSTM(width, hidden, cond_dim)
+        self.backward_lstm = DiagonalLSTM(width, hidden, cond_dim)
+        self.out = nn.Conv2d(hidden, width, 1)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        left = self.forward_lstm(x, cond)
+        right = self.backward_lstm(x.flip(-1), None if cond is None else cond.flip(-1)).flip(-1)
+        right = F.pad(right, (0, 0, 1, 0))[:, :, :-1]  # row i gets row i - 1's states
+        return x + self.out(left + right)
+
+
+class DiagonalBiLSTMNet(AutoregressiveNet):
+    """PixelRNN (Diagonal BiLSTM) over (N, channels, H, W) integer tensors with values
+    0..levels-1: a mask-A first convolution, ``layers`` Diagonal BiLSTM layers, pixelcnn's
+    output head; what it answers is :class:`AutoregressiveNet`'s. Its receptive field is the
+    whole available context (every value above, and those before it in its row).
+
+    Sampling runs the full network once per value (no cached path): the right-to-left
+    direction of every layer depends on whole rows, so a value's logits cannot be updated one
+    column at a time as the Row LSTM's are. That is H x W x C passes, fine for small images
+    (8x8 digits, 28x28 MNIST), slow for large ones."""
+
+    label = "pixelrnn-diagonal"
+
+    def __init__(self, channels: int, levels: int, *, hidden: int = 16, layers: int = 5,
+                 first_kernel: int = 7, out_hidden: int = 256, embedding: int = 0):
+        super().__init__(channels, levels, hidden=hidden, layers=layers, out_hidden=out_hidden,
+                         embedding=embedding)
+        width = 2 * hidden
+        self.first = MaskedConv(self.in_dim, width, first_kernel, "A")
+        self.layers = nn.ModuleList(DiagonalBiLSTMLayer(width, hidden, self.cond_dim)
+                                    for _ in range(layers))
+        self.head = output_head(width, out_hidden, levels)
+
+    def spatial(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        x = self.first(x)
+        for layer in self.layers:
+            x = layer(x, cond)
+        return self.head(x)
+
+    def _run(self, n: int, size: tuple[int, int], device: torch.device,
+             choose: Callable[[torch.Tensor, int, int, int], torch.Tensor]) -> torch.Tensor:
+        """The ancestral pass: the full network on the values drawn so far, once per value."""
+        height, width = size
+        k = torch.zeros(n, self.channels, height, width, dtype=torch.long, device=device)
+        for c in range(self.channels):
+            for i in range(height):
+                for j in range(width):
+                    logits = self.logits(k)[:, c, :, i, j]
+                    k[:, c, i, j] = choose(logits, c, i, j)
+        return k
+
+
 class PixelRNN(AutoregressiveImageModel):
     """PixelRNN (Row LSTM) over 8-bit images: a 256-way softmax for every value, exact
     likelihood; training, likelihood and sampling are :class:`AutoregressiveImageModel`'s."""
@@ -228,5 +349,22 @@ class PixelRNN(AutoregressiveImageModel):
         super().__init__(config, shape, net)
 
 
+class PixelRNNDiagonal(AutoregressiveImageModel):
+    """PixelRNN (Diagonal BiLSTM) over 8-bit images: a 256-way softmax for every value, exact
+    likelihood; training, likelihood and sampling are :class:`AutoregressiveImageModel`'s."""
+
+    label = "pixelrnn-diagonal"
+
+    def __init__(self, config, shape: tuple[int, int, int]):
+        net = DiagonalBiLSTMNet(shape[0], LEVELS, hidden=config.hidden, layers=config.layers,
+                                first_kernel=config.first_kernel,
+                                out_hidden=config.out_hidden, embedding=config.embedding)
+        super().__init__(config, shape, net)
+
+
 def build_pixelrnn(config, data_info: DataInfo) -> PixelRNN:
     return PixelRNN(config, image_shape("pixelrnn", data_info))
+
+
+def build_pixelrnn_diagonal(config, data_info: DataInfo) -> PixelRNNDiagonal:
+    return PixelRNNDiagonal(config, image_shape("pixelrnn-diagonal", data_info))
