@@ -3,6 +3,8 @@ and metrics (Y-channel PSNR/SSIM with border crop, checked against independent f
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -163,3 +165,67 @@ def test_sr_mnist_pairs_28x28_hr_with_7x7_lr(tmp_path):
     assert data.target.shape == (5, 1, 28, 28) and data.x.shape == (5, 1, 7, 7)
     assert torch.allclose(data.target[:, 0], torch.from_numpy(images).float() / 127.5 - 1)
     assert data.y.tolist() == [0, 1, 2, 3, 4]
+
+
+def _write_images(folder, sizes, seed=0, mode="RGB"):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i, (w, h) in enumerate(sizes):
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(pixels).convert(mode).save(folder / f"image_{i:03d}.png")
+
+
+def test_sr_horse2zebra_crops_both_domains_under_the_data_root(tmp_path):
+    from PIL import Image
+
+    base = tmp_path / "horse2zebra"
+    _write_images(base / "trainA", [(200, 100)])
+    _write_images(base / "trainB", [(100, 100)], seed=1, mode="L")  # grey files become RGB
+    _write_images(base / "testA", [(120, 100)], seed=2)
+    _write_images(base / "testB", [(96, 96)], seed=3)
+    spec = get_registries().datasets.get("sr-horse2zebra")
+    assert spec.needs_data_root and spec.target_shape == (3, 96, 96)
+    train, test = spec.load("train", root=tmp_path), spec.load("test", root=tmp_path)
+    # trainA 200x100: two crops; trainB 100x100: one; tests: one centre crop each.
+    assert train.target.shape == (3, 3, 96, 96) and train.x.shape == (3, 3, 24, 24)
+    assert test.target.shape == (2, 3, 96, 96)
+    pixels = np.asarray(Image.open(base / "testA" / "image_000.png"))
+    centre = pixels[2:98, 12:108].transpose(2, 0, 1).copy()
+    assert torch.allclose(test.target[0], torch.from_numpy(centre).float() / 127.5 - 1)
+    with pytest.raises(GenbenchError, match="--data-root"):
+        spec.load("train", root=tmp_path / "elsewhere")
+
+
+def test_sr_facades_takes_the_photo_halves_and_splits_one_folder_by_name(tmp_path):
+    from PIL import Image
+
+    from genbench.data import superres
+
+    base = tmp_path / "facades"
+    _write_images(base, [(200, 100)] * 5)
+    spec = get_registries().datasets.get("sr-facades")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(superres, "FACADES_TRAIN", 3)
+        train, test = spec.load("train", root=tmp_path), spec.load("test", root=tmp_path)
+    # Each 100x100 photo half holds one 96x96 crop: 3 train files, 2 test files.
+    assert train.target.shape == (3, 3, 96, 96) and test.target.shape == (2, 3, 96, 96)
+    pixels = np.asarray(Image.open(base / "image_003.png"))
+    centre = pixels[2:98, 2:98].transpose(2, 0, 1).copy()  # the left half's centre
+    assert torch.allclose(test.target[0], torch.from_numpy(centre).float() / 127.5 - 1)
+    Image.new("RGB", (64, 64)).save(base / "image_009.png")  # not an A|B file
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(superres, "FACADES_TRAIN", 3)
+        with pytest.raises(GenbenchError, match="side by side"):
+            spec.load("train", root=tmp_path)
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "facades").is_dir(), reason="no shared facades copy")
+def test_sr_facades_on_the_shared_copy():
+    spec = get_registries().datasets.get("sr-facades")
+    test = spec.load("test", root=SHARED_DATA)
+    assert test.target.shape == (100, 3, 96, 96) and test.x.shape == (100, 3, 24, 24)

@@ -17,6 +17,13 @@ LR versions, ``y`` the class labels where the HR images have them, ``meta["scale
   8x8 digits upsampled x4 by nearest neighbour, as the offline translation tasks do), so the
   LR is 8x8: an 8x8 digit is too small to downsample x4 (2x2 would hold no digit).
 * ``sr-mnist``: MNIST (files under ``--data-root``), HR 28x28, LR 7x7.
+* ``sr-horse2zebra``: the CycleGAN horse2zebra photos (256x256, horses and zebras together)
+  under ``--data-root``/horse2zebra/{trainA,trainB,testA,testB}, cut into 96x96 HR crops as
+  ``sr-folder`` does: real photographs, offline.
+* ``sr-facades``: the facade photos of pix2pix's facades files (the left half of each A|B
+  image) under ``--data-root``/facades/, in train/ and test/ (or val/) folders, or one folder
+  whose first :data:`FACADES_TRAIN` files by name are the train split and the rest the test
+  split (the layout of the copy in ../shared/data); 96x96 HR crops as ``sr-folder``.
 * ``sr-folder:PATH``: your own HR images, ``PATH/train/`` and ``PATH/test/`` (or ``val/``),
   cut into fixed-size HR crops (:data:`FOLDER_CROP` = 96, the paper's HR patch, or
   ``image_size``): in train every non-overlapping crop on a grid from the top-left corner, in
@@ -38,6 +45,7 @@ from genbench.errors import GenbenchError
 SCALE = 4  # the paper's x4
 DIGITS_HR = 32  # sr-digits: the 8x8 digits upsampled x4 (nearest)
 FOLDER_CROP = 96  # sr-folder: the paper's 96x96 HR training patches
+FACADES_TRAIN = 400  # sr-facades without train/ and test/: the first 400 files by name train
 
 
 def downsample(hr: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
@@ -111,10 +119,7 @@ def load_sr_folder(split: str = "train", image_size: int | None = None, root=Non
     name = "sr-folder"
     check_split(name, split)
     base = _folder_argument(name, argument, "train/ and test/ (or val/) folders of HR images")
-    crop = image_size or FOLDER_CROP
-    if crop % SCALE:
-        raise GenbenchError(f"dataset {name!r}: crop size {crop} is not a multiple of the "
-                            f"scale {SCALE}")
+    crop = _crop_size(name, image_size)
     folders = {}
     for wanted in ("train", "test"):
         folder = base / wanted
@@ -125,10 +130,19 @@ def load_sr_folder(split: str = "train", image_size: int | None = None, root=Non
                                 f"the layout is PATH/train/ and PATH/test/ (or PATH/val/)")
         folders[wanted] = folder
     headers = {key: _scan(name, folder) for key, folder in folders.items()}
+    return _crops(name, split, headers, crop, meta={"folder": str(folders[split])})
+
+
+def _crops(name: str, split: str, headers: dict[str, list], crop: int, meta: dict,
+           half: bool = False) -> TensorData:
+    """The HR crops of ``headers[split]`` (path, mode, (width, height)) and their LR: every
+    non-overlapping crop in train, the centre crop in test; ``half``: of each image's left
+    half only (pix2pix A|B files). Grey only when every image of both splits is."""
     channels = 1 if all(mode in ("1", "L", "LA", "La") for key in headers
                         for _, mode, _ in headers[key]) else 3
     crops, files = [], []
     for path, _, (width, height) in headers[split]:
+        width = width // 2 if half else width
         boxes = _crop_boxes(width, height, crop, every=split == "train")
         if not boxes:
             continue
@@ -137,12 +151,81 @@ def load_sr_folder(split: str = "train", image_size: int | None = None, root=Non
             crops.append(pixels[:, top:top + crop, left:left + crop])
             files.append(str(path))
     if not crops:
-        raise GenbenchError(f"dataset {name!r}: no image in {folders[split]} is at least "
-                            f"{crop}x{crop}; give larger images or a smaller crop "
-                            f"(--set image_size=N, a multiple of {SCALE})")
+        raise GenbenchError(f"dataset {name!r}: no {split} image is at least {crop}x{crop}; "
+                            f"give larger images or a smaller crop (--set image_size=N, a "
+                            f"multiple of {SCALE})")
     hr = torch.from_numpy(np.stack(crops)).float().div_(127.5).sub_(1.0)
-    return pair(name, split, hr, None, None,
-                meta={"folder": str(folders[split]), "files": files, "crop": crop})
+    return pair(name, split, hr, None, None, meta={**meta, "files": files, "crop": crop})
+
+
+def _shared_folder(name: str, root, sub: str, layout: str) -> Path:
+    """``sub`` under the data root (``--data-root`` / GENBENCH_DATA_ROOT), or a one-line error
+    that says what belongs there."""
+    from genbench.data.vision import _data_root
+
+    base = _data_root(root) / sub
+    if not base.is_dir():
+        raise GenbenchError(f"dataset {name!r} needs {layout} under {base.parent} (pass "
+                            f"--data-root DIR, DIR holding {sub}/); nothing is downloaded")
+    return base
+
+
+def load_sr_horse2zebra(split: str = "train", image_size: int | None = None, root=None,
+                        argument=None) -> TensorData:
+    """HR crops of the CycleGAN horse2zebra photos (horses and zebras together)."""
+    from genbench.data.translation import _scan
+
+    name = "sr-horse2zebra"
+    check_split(name, split)
+    _no_argument(name, argument)
+    base = _shared_folder(name, root, "horse2zebra", "horse2zebra/trainA, trainB, testA, testB")
+    headers = {}
+    for key in ("train", "test"):
+        folders = [base / f"{key}A", base / f"{key}B"]
+        missing = [f.name for f in folders if not f.is_dir()]
+        if missing:
+            raise GenbenchError(f"dataset {name!r}: {base} has no {', '.join(missing)} "
+                                f"folder; the CycleGAN layout is trainA/, trainB/, testA/, "
+                                f"testB/")
+        headers[key] = [h for folder in folders for h in _scan(name, folder)]
+    return _crops(name, split, headers, _crop_size(name, image_size), meta={"folder": str(base)})
+
+
+def load_sr_facades(split: str = "train", image_size: int | None = None, root=None,
+                    argument=None) -> TensorData:
+    """HR crops of the facade photos: the left (A) halves of pix2pix facades files."""
+    from genbench.data.translation import _scan
+
+    name = "sr-facades"
+    check_split(name, split)
+    _no_argument(name, argument)
+    base = _shared_folder(name, root, "facades", "facades/ (pix2pix A|B files, photo left)")
+    sub = {"train": "train", "test": "test"}
+    if (base / "train").is_dir():  # the pix2pix layout: train/ and test/ (or val/)
+        if not (base / "test").is_dir() and (base / "val").is_dir():
+            sub["test"] = "val"
+        headers = {key: _scan(name, base / folder) for key, folder in sub.items()}
+    else:  # one folder of files: the first FACADES_TRAIN by name train, the rest test
+        files = _scan(name, base)
+        if len(files) <= FACADES_TRAIN:
+            raise GenbenchError(f"dataset {name!r}: {base} holds {len(files)} images; without "
+                                f"train/ and test/ folders the first {FACADES_TRAIN} by name "
+                                f"are the train split, so it needs more")
+        headers = {"train": files[:FACADES_TRAIN], "test": files[FACADES_TRAIN:]}
+    for path, _, (width, height) in headers["train"] + headers["test"]:
+        if width != 2 * height:
+            raise GenbenchError(f"dataset {name!r}: {path} is {width}x{height}, not a photo "
+                                f"and its labels side by side (width must be 2 x height)")
+    return _crops(name, split, headers, _crop_size(name, image_size), meta={"folder": str(base)},
+                  half=True)
+
+
+def _crop_size(name: str, image_size: int | None) -> int:
+    crop = image_size or FOLDER_CROP
+    if crop % SCALE:
+        raise GenbenchError(f"dataset {name!r}: crop size {crop} is not a multiple of the "
+                            f"scale {SCALE}")
+    return crop
 
 
 def _crop_boxes(width: int, height: int, crop: int, every: bool) -> list[tuple[int, int]]:

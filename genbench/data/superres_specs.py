@@ -33,6 +33,26 @@ def superres_datasets() -> list[DatasetSpec]:
             loader=f"{LOADERS}:load_sr_mnist",
         ),
         DatasetSpec(
+            name="sr-horse2zebra", kind="superres", shape=(3, 24, 24),
+            target_shape=(3, 96, 96), needs_data_root=True,
+            summary="x4 super-resolution of real photos: 96x96 HR crops of the horse2zebra "
+                    "images (horses and zebras; train: every non-overlapping crop, test: the "
+                    "centre crop)",
+            source=f"Zhu et al. 2017 (CycleGAN) horse2zebra, ImageNet photos, under "
+                   f"--data-root as horse2zebra/trainA, trainB, testA, testB; {DEGRADATION}",
+            loader=f"{LOADERS}:load_sr_horse2zebra",
+        ),
+        DatasetSpec(
+            name="sr-facades", kind="superres", shape=(3, 24, 24), target_shape=(3, 96, 96),
+            needs_data_root=True,
+            summary="x4 super-resolution of real photos: 96x96 HR crops of the facade photos "
+                    "(the left halves of pix2pix's facades files)",
+            source=f"Tylecek & Sara 2013 (CMP Facades), as pix2pix's facades, under --data-root "
+                   f"as facades/ (train/ and test/, or one folder: the first 400 files by name "
+                   f"train); {DEGRADATION}",
+            loader=f"{LOADERS}:load_sr_facades",
+        ),
+        DatasetSpec(
             name="sr-folder", kind="superres", argument="PATH", shape=(3, 24, 24),
             target_shape=(3, 96, 96),
             summary="x4 super-resolution of your HR images: PATH/train/ and PATH/test/ (or "
