@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import TensorData, check_split, resize_images
+from genbench.data.translation import _no_argument
 from genbench.errors import GenbenchError
 
 FILL = 0.0  # the hole's value in x, in [-1, 1]
@@ -99,11 +100,6 @@ def masked(name: str, split: str, images: torch.Tensor, labels: torch.Tensor | N
     return TensorData(name, split, cut(images), labels, meta=info, target=images)
 
 
-def _no_argument(name: str, argument) -> None:
-    if argument not in (None, ""):
-        raise GenbenchError(f"dataset {name!r} takes no argument (got {name}:{argument})")
-
-
 def load_inpaint_digits(split: str = "train", image_size: int | None = None, root=None,
                         argument=None) -> TensorData:
     """The digits at 32x32 (nearest x4), hole 16x16. Train 1,437 / test 360."""
@@ -129,7 +125,12 @@ def load_inpaint_mnist(split: str = "train", image_size: int | None = None, root
 def load_inpaint_folder(split: str = "train", image_size: int | None = None, root=None,
                         argument=None) -> TensorData:
     """Your images: PATH/train/ and PATH/test/ (or PATH/val/), centre square crops resized."""
-    from genbench.data.translation import _folder_argument, _image_files, _pixels, _scan
+    from genbench.data.translation import (
+        _folder_argument,
+        _pixels,
+        _scan,
+        _train_test_folders,
+    )
 
     name = "inpaint-folder"
     check_split(name, split)
@@ -137,15 +138,7 @@ def load_inpaint_folder(split: str = "train", image_size: int | None = None, roo
     size = image_size or FOLDER_SIZE
     if size < MIN_SIDE:
         raise GenbenchError(f"dataset {name!r}: image size {size} is below {MIN_SIDE}")
-    folders = {}
-    for wanted in ("train", "test"):
-        folder = base / wanted
-        if wanted == "test" and not folder.is_dir() and (base / "val").is_dir():
-            folder = base / "val"
-        if not folder.is_dir() or not _image_files(folder):
-            raise GenbenchError(f"dataset {name!r}: {base} has no {wanted}/ folder of images; "
-                                f"the layout is PATH/train/ and PATH/test/ (or PATH/val/)")
-        folders[wanted] = folder
+    folders = _train_test_folders(name, base)
     headers = {key: _scan(name, folder) for key, folder in folders.items()}
     channels = 1 if all(mode in ("1", "L", "LA", "La") for key in headers
                         for _, mode, _ in headers[key]) else 3

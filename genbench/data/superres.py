@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from genbench.data.base import TensorData, check_split
+from genbench.data.translation import _no_argument
 from genbench.errors import GenbenchError
 
 SCALE = 4  # the paper's x4
@@ -84,11 +85,6 @@ def pair(name: str, split: str, hr: torch.Tensor, labels: torch.Tensor | None,
     return TensorData(name, split, downsample(hr), labels, meta=info, target=hr)
 
 
-def _no_argument(name: str, argument) -> None:
-    if argument not in (None, ""):
-        raise GenbenchError(f"dataset {name!r} takes no argument (got {name}:{argument})")
-
-
 def load_sr_digits(split: str = "train", image_size: int | None = None, root=None,
                    argument=None) -> TensorData:
     """HR: the digits at 32x32 (nearest x4); LR: 8x8. Train 1,437 / test 360."""
@@ -114,21 +110,13 @@ def load_sr_mnist(split: str = "train", image_size: int | None = None, root=None
 def load_sr_folder(split: str = "train", image_size: int | None = None, root=None,
                    argument=None) -> TensorData:
     """HR crops of your images: PATH/train/ and PATH/test/ (or PATH/val/)."""
-    from genbench.data.translation import _folder_argument, _image_files, _scan
+    from genbench.data.translation import _folder_argument, _scan, _train_test_folders
 
     name = "sr-folder"
     check_split(name, split)
     base = _folder_argument(name, argument, "train/ and test/ (or val/) folders of HR images")
     crop = _crop_size(name, image_size)
-    folders = {}
-    for wanted in ("train", "test"):
-        folder = base / wanted
-        if wanted == "test" and not folder.is_dir() and (base / "val").is_dir():
-            folder = base / "val"
-        if not folder.is_dir() or not _image_files(folder):
-            raise GenbenchError(f"dataset {name!r}: {base} has no {wanted}/ folder of images; "
-                                f"the layout is PATH/train/ and PATH/test/ (or PATH/val/)")
-        folders[wanted] = folder
+    folders = _train_test_folders(name, base)
     headers = {key: _scan(name, folder) for key, folder in folders.items()}
     return _crops(name, split, headers, crop, meta={"folder": str(folders[split])})
 

@@ -263,6 +263,21 @@ def _folder_argument(name: str, argument, layout: str) -> Path:
     return base
 
 
+def _train_test_folders(name: str, base: Path) -> dict[str, Path]:
+    """``{"train": base/train, "test": base/test or base/val}``, each holding images, or a
+    one-line error naming the layout."""
+    folders = {}
+    for wanted in ("train", "test"):
+        folder = base / wanted
+        if wanted == "test" and not folder.is_dir() and (base / "val").is_dir():
+            folder = base / "val"
+        if not folder.is_dir() or not _image_files(folder):
+            raise GenbenchError(f"dataset {name!r}: {base} has no {wanted}/ folder of images; "
+                                f"the layout is PATH/train/ and PATH/test/ (or PATH/val/)")
+        folders[wanted] = folder
+    return folders
+
+
 def _image_files(folder: Path, recursive: bool = True) -> list[Path]:
     found = []
     for file in folder.rglob("*") if recursive else folder.iterdir():

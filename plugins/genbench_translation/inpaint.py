@@ -34,7 +34,8 @@ from torch import nn
 
 from genbench.data.inpaint import FILL, cut, hole, hole_box
 from genbench.errors import GenbenchError
-from genbench.model import DataInfo, GenerativeModel
+from genbench.model import DataInfo
+from genbench_translation.oneway import OneWayModel
 
 SMALLEST = 7  # the convs stop halving once a map's side is at most this
 
@@ -46,15 +47,16 @@ def _check(name: str, data: DataInfo) -> tuple[int, int, int, int]:
     return hole_box(*data.shape[-2:])
 
 
-class Inpainter(GenerativeModel):
+class Inpainter(OneWayModel):
     """Shared: the step counter, the hole, ``translate``; inpainting models do not sample."""
 
     name = "inpaint"
+    task = "fills holes"
 
     def __init__(self, config, data: DataInfo):
         super().__init__()
         self.config = config
-        self.shape = tuple(data.shape)
+        self.shape = self.input_shape = tuple(data.shape)
         self.box = _check(self.name, data)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
@@ -68,23 +70,8 @@ class Inpainter(GenerativeModel):
         out[..., top:top + h, left:left + w] = self.fill(out)
         return out
 
-    @torch.no_grad()
-    def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
-        if direction != "AtoB":
-            raise GenbenchError(f"{self.name} fills holes only, not {direction!r}")
-        if tuple(x.shape[1:]) != self.shape:
-            raise GenbenchError(f"{self.name}: takes images of shape {self.shape}, got "
-                                f"{tuple(x.shape[1:])}")
-        was_training = self.training
-        self.eval()
-        try:
-            return self.complete(x.to(self.device)).clamp(-1.0, 1.0)
-        finally:
-            self.train(was_training)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError(f"{self.name} fills holes (capability 'translate'); it does "
-                                  f"not sample")
+    def output(self, x: torch.Tensor) -> torch.Tensor:
+        return self.complete(x)
 
     def _fill_loss(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         if y is None:

@@ -22,7 +22,8 @@ from torch import nn
 
 from genbench.data.superres import upsample_bicubic
 from genbench.errors import GenbenchError
-from genbench.model import DataInfo, GenerativeModel
+from genbench.model import DataInfo
+from genbench_translation.oneway import OneWayModel
 
 FEATURE_BLOCK = 4  # phi: the discriminator's features after this many conv blocks
 
@@ -39,38 +40,26 @@ def _scale(name: str, data: DataInfo) -> int:
     return scale
 
 
-class SuperResolver(GenerativeModel):
+class SuperResolver(OneWayModel):
     """Shared: the step counter, the LR -> HR shapes, ``translate``; SR models do not sample."""
 
     name = "superres"
+    task = "upscales LR to HR"
+    inputs = "LR images"
 
     def __init__(self, config, data: DataInfo, scale: int):
         super().__init__()
         self.config = config
         self.lr_shape, self.hr_shape = tuple(data.shape), tuple(data.target_shape)
+        self.input_shape = self.lr_shape
         self.scale = scale
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     def upscale(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    @torch.no_grad()
-    def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
-        if direction != "AtoB":
-            raise GenbenchError(f"{self.name} upscales LR to HR only, not {direction!r}")
-        if tuple(x.shape[1:]) != self.lr_shape:
-            raise GenbenchError(f"{self.name}: takes LR images of shape {self.lr_shape}, got "
-                                f"{tuple(x.shape[1:])}")
-        was_training = self.training
-        self.eval()
-        try:
-            return self.upscale(x.to(self.device)).clamp(-1.0, 1.0)
-        finally:
-            self.train(was_training)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError(f"{self.name} upscales images (capability 'translate'); it "
-                                  f"does not sample")
+    def output(self, x: torch.Tensor) -> torch.Tensor:
+        return self.upscale(x)
 
 
 class Bicubic(SuperResolver):

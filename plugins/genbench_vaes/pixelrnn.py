@@ -150,23 +150,19 @@ class RowLSTMLayer(nn.Module):
         return x + self.out(torch.stack(rows, dim=2))
 
 
-class RowLSTMNet(AutoregressiveNet):
-    """PixelRNN (Row LSTM) over (N, channels, H, W) integer tensors with values 0..levels-1;
-    what it answers is :class:`AutoregressiveNet`'s. ``hidden`` is the paper's h: the LSTM
-    states have h maps, the maps between layers 2h."""
+class LSTMStackNet(AutoregressiveNet):
+    """The PixelRNN stack: a mask-A ``first_kernel`` convolution to 2h maps, ``layers`` LSTM
+    layers (``make_layer(width)``, each with its residual connection), pixelcnn's output head.
+    ``hidden`` is the paper's h: the LSTM states have h maps, the maps between layers 2h."""
 
-    label = "pixelrnn"
-
-    def __init__(self, channels: int, levels: int, *, hidden: int = 16, layers: int = 5,
-                 first_kernel: int = 7, kernel: int = 3, state_kernel: int = 3,
-                 out_hidden: int = 256, embedding: int = 0):
+    def __init__(self, channels: int, levels: int, *, hidden: int, layers: int,
+                 first_kernel: int, out_hidden: int, embedding: int,
+                 make_layer: Callable[[int], nn.Module]):
         super().__init__(channels, levels, hidden=hidden, layers=layers, out_hidden=out_hidden,
                          embedding=embedding)
         width = 2 * hidden
         self.first = MaskedConv(self.in_dim, width, first_kernel, "A")
-        self.layers = nn.ModuleList(
-            RowLSTMLayer(width, hidden, kernel, state_kernel, self.cond_dim)
-            for _ in range(layers))
+        self.layers = nn.ModuleList(make_layer(width) for _ in range(layers))
         self.head = output_head(width, out_hidden, levels)
 
     def spatial(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
@@ -174,6 +170,21 @@ class RowLSTMNet(AutoregressiveNet):
         for layer in self.layers:
             x = layer(x, cond)
         return self.head(x)
+
+
+class RowLSTMNet(LSTMStackNet):
+    """PixelRNN (Row LSTM) over (N, channels, H, W) integer tensors with values 0..levels-1;
+    what it answers is :class:`AutoregressiveNet`'s."""
+
+    label = "pixelrnn"
+
+    def __init__(self, channels: int, levels: int, *, hidden: int = 16, layers: int = 5,
+                 first_kernel: int = 7, kernel: int = 3, state_kernel: int = 3,
+                 out_hidden: int = 256, embedding: int = 0):
+        super().__init__(channels, levels, hidden=hidden, layers=layers,
+                         first_kernel=first_kernel, out_hidden=out_hidden, embedding=embedding,
+                         make_layer=lambda width: RowLSTMLayer(width, hidden, kernel,
+                                                               state_kernel, self.cond_dim))
 
     # -- cached sampling --------------------------------------------------------------------
 
@@ -293,7 +304,7 @@ class DiagonalBiLSTMLayer(nn.Module):
         return x + self.out(left + right)
 
 
-class DiagonalBiLSTMNet(AutoregressiveNet):
+class DiagonalBiLSTMNet(LSTMStackNet):
     """PixelRNN (Diagonal BiLSTM) over (N, channels, H, W) integer tensors with values
     0..levels-1: a mask-A first convolution, ``layers`` Diagonal BiLSTM layers, pixelcnn's
     output head; what it answers is :class:`AutoregressiveNet`'s. Its receptive field is the
@@ -308,19 +319,10 @@ class DiagonalBiLSTMNet(AutoregressiveNet):
 
     def __init__(self, channels: int, levels: int, *, hidden: int = 16, layers: int = 5,
                  first_kernel: int = 7, out_hidden: int = 256, embedding: int = 0):
-        super().__init__(channels, levels, hidden=hidden, layers=layers, out_hidden=out_hidden,
-                         embedding=embedding)
-        width = 2 * hidden
-        self.first = MaskedConv(self.in_dim, width, first_kernel, "A")
-        self.layers = nn.ModuleList(DiagonalBiLSTMLayer(width, hidden, self.cond_dim)
-                                    for _ in range(layers))
-        self.head = output_head(width, out_hidden, levels)
-
-    def spatial(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        x = self.first(x)
-        for layer in self.layers:
-            x = layer(x, cond)
-        return self.head(x)
+        super().__init__(channels, levels, hidden=hidden, layers=layers,
+                         first_kernel=first_kernel, out_hidden=out_hidden, embedding=embedding,
+                         make_layer=lambda width: DiagonalBiLSTMLayer(width, hidden,
+                                                                      self.cond_dim))
 
     def _run(self, n: int, size: tuple[int, int], device: torch.device,
              choose: Callable[[torch.Tensor, int, int, int], torch.Tensor]) -> torch.Tensor:
