@@ -35,7 +35,7 @@ from torch import nn
 from genbench.data.inpaint import FILL, cut, hole, hole_box
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo
-from genbench_translation.oneway import OneWayModel
+from genbench_translation.oneway import OneWayModel, bce_gan_update
 
 SMALLEST = 7  # the convs stop halving once a map's side is at most this
 
@@ -122,6 +122,10 @@ class BlurFill(Inpainter):
         known = torch.ones(1, 1, *self.shape[-2:])
         known[..., top:top + h, left:left + w] = 0.0
         self.register_buffer("known", known, persistent=False)
+        # The denominator: the known pixels' total weight at each hole pixel (a constant).
+        every_channel = known.expand(1, self.shape[0], *known.shape[-2:])
+        self.register_buffer("coverage", hole(self._blur(every_channel)).clamp_min(1e-12),
+                             persistent=False)
 
     def _blur(self, images: torch.Tensor) -> torch.Tensor:
         c = images.shape[1]
@@ -133,10 +137,7 @@ class BlurFill(Inpainter):
                         padding=(0, radius), groups=c)
 
     def fill(self, x: torch.Tensor) -> torch.Tensor:
-        known = self.known.to(x.dtype)
-        numerator = self._blur(x * known)
-        denominator = self._blur(known.expand(1, x.shape[1], *known.shape[-2:]))
-        return hole(numerator / denominator.clamp_min(1e-12))
+        return hole(self._blur(x * self.known.to(x.dtype))) / self.coverage.to(x.dtype)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         return self._fill_loss(x, y)
@@ -250,28 +251,13 @@ class ContextEncoder(Inpainter):
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         if y is None:
             raise GenbenchError(f"{self.name} trains on (masked, whole) image pairs")
-        cfg, d = self.config, self.discriminator
+        cfg = self.config
         real = hole(y)
         fake = self.fill(cut(x))
-        real_logits, fake_logits = d(real), d(fake.detach())
-        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                  + F.binary_cross_entropy_with_logits(fake_logits,
-                                                       torch.zeros_like(fake_logits)))
-        self.optimizers["d"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.optimizers["d"].step()
-
-        d.requires_grad_(False)
-        try:
-            logits = d(fake)
-            adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-            l2 = F.mse_loss(fake, real)
-            g_loss = cfg.l2_weight * l2 + (1 - cfg.l2_weight) * adversarial
-            self.optimizers["g"].zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.optimizers["g"].step()
-        finally:
-            d.requires_grad_(True)
+        l2 = F.mse_loss(fake, real)
+        d_loss, adversarial = bce_gan_update(
+            self.discriminator, self.optimizers, real, fake,
+            lambda adversarial: cfg.l2_weight * l2 + (1 - cfg.l2_weight) * adversarial)
         self.count_step()
         return {"l2": l2.detach(), "adversarial": adversarial.detach(),
                 "d_loss": d_loss.detach()}

@@ -3,10 +3,14 @@ direction, no sampling (capability ``"translate"`` only)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+from torch import nn
 
 from genbench.errors import GenbenchError
 from genbench.model import GenerativeModel
+from genbench_translation.models import _frozen, bce
 
 
 class OneWayModel(GenerativeModel):
@@ -40,3 +44,23 @@ class OneWayModel(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} {self.task} (capability 'translate'); it does "
                                   f"not sample")
+
+
+def bce_gan_update(d: nn.Module, optimizers: dict, real: torch.Tensor, fake: torch.Tensor,
+                   generator_loss: Callable[[torch.Tensor], torch.Tensor]
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One update of the standard (BCE) GAN game: D on BCE(D(real), 1) + BCE(D(fake), 0)
+    with ``optimizers["d"]``, then G on ``generator_loss(BCE(D(fake), 1))`` with
+    ``optimizers["g"]``, D frozen (the loss may use D's features too). Returns (D's loss, the
+    adversarial term), detached by the caller."""
+    d_loss = bce(d(real), 1.0) + bce(d(fake.detach()), 0.0)
+    optimizers["d"].zero_grad(set_to_none=True)
+    d_loss.backward()
+    optimizers["d"].step()
+    with _frozen(d):
+        adversarial = bce(d(fake), 1.0)
+        g_loss = generator_loss(adversarial)
+        optimizers["g"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        optimizers["g"].step()
+    return d_loss, adversarial

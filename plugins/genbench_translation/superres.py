@@ -23,7 +23,7 @@ from torch import nn
 from genbench.data.superres import upsample_bicubic
 from genbench.errors import GenbenchError
 from genbench.model import DataInfo
-from genbench_translation.oneway import OneWayModel
+from genbench_translation.oneway import OneWayModel, bce_gan_update
 
 FEATURE_BLOCK = 4  # phi: the discriminator's features after this many conv blocks
 
@@ -216,30 +216,18 @@ class SRGAN(SRResNet):
     def adversarial_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg, d = self.config, self.discriminator
         fake = self.generator(x)
-        real_logits, fake_logits = d(y), d(fake.detach())
-        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                  + F.binary_cross_entropy_with_logits(fake_logits,
-                                                       torch.zeros_like(fake_logits)))
-        self.optimizers["d"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.optimizers["d"].step()
+        terms = {}
 
-        d.requires_grad_(False)
-        try:
-            logits = d(fake)
-            adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-            mse = F.mse_loss(fake, y)
+        def generator_loss(adversarial: torch.Tensor) -> torch.Tensor:
+            terms["mse"] = F.mse_loss(fake, y)
             with torch.no_grad():
                 target_features = d.features(y)
-            feature = F.mse_loss(d.features(fake), target_features)
-            g_loss = (cfg.mse_weight * mse + cfg.feature_weight * feature
-                      + cfg.adversarial_weight * adversarial)
-            self.optimizers["g"].zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.optimizers["g"].step()
-        finally:
-            d.requires_grad_(True)
-        return {"mse": mse.detach(), "feature": feature.detach(),
+            terms["feature"] = F.mse_loss(d.features(fake), target_features)
+            return (cfg.mse_weight * terms["mse"] + cfg.feature_weight * terms["feature"]
+                    + cfg.adversarial_weight * adversarial)
+
+        d_loss, adversarial = bce_gan_update(d, self.optimizers, y, fake, generator_loss)
+        return {"mse": terms["mse"].detach(), "feature": terms["feature"].detach(),
                 "adversarial": adversarial.detach(), "d_loss": d_loss.detach()}
 
 

@@ -32,20 +32,17 @@ class PixelCnnConfig(TrainConfig):
 
 
 @dataclass
-class PixelRnnConfig(TrainConfig):
-    """PixelRNN's Row LSTM with the paper's CIFAR-10 settings (arXiv:1601.06759, Table 1 and
-    section 5: a 7x7 mask-A first layer, 12 Row LSTM layers with h = 128, input-to-state and
-    state-to-state kernels of 3, residual connections, two 1x1 output layers and a 256-way
-    softmax). The width of the output layers is ours (pixelcnn's); Adam at 1e-3 (the paper
-    trained with RMSProp) keeps the optimiser the same as pixelcnn's. See
-    :mod:`genbench_vaes.pixelrnn`."""
+class PixelRnnStackConfig(TrainConfig):
+    """What both PixelRNN variants take, with the paper's CIFAR-10 settings (arXiv:1601.06759,
+    Table 1 and section 5: a 7x7 mask-A first layer, 12 LSTM layers with h = 128, residual
+    connections, two 1x1 output layers and a 256-way softmax). The width of the output layers
+    is ours (pixelcnn's); Adam at 1e-3 (the paper trained with RMSProp) keeps the optimiser the
+    same as pixelcnn's. See :mod:`genbench_vaes.pixelrnn`."""
 
     image_size: ImageSize = 0  # 0 = the dataset's native size
     hidden: Count = 128  # h: LSTM state maps; 2h maps between layers
-    layers: Count = 12  # Row LSTM layers after the mask-A convolution
+    layers: Count = 12  # LSTM layers after the mask-A convolution
     first_kernel: Kernel = 7
-    kernel: Kernel = 3  # input-to-state, along the row, mask B
-    state_kernel: Kernel = 3  # state-to-state, over the previous row's hidden state
     out_hidden: Count = 512  # width of the 1x1 output layers before the softmax
     # 0: feed each value as its bin centre; > 0: a learnt embedding.
     embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 0
@@ -53,21 +50,17 @@ class PixelRnnConfig(TrainConfig):
 
 
 @dataclass
-class PixelRnnDiagonalConfig(TrainConfig):
-    """PixelRNN's Diagonal BiLSTM with the paper's CIFAR-10 settings (arXiv:1601.06759, Table 1
-    and section 5: a 7x7 mask-A first layer, 12 Diagonal BiLSTM layers with h = 128, a 1x1
-    input-to-state and a kernel-2 state-to-state convolution, residual connections, two 1x1
-    output layers and a 256-way softmax); output width and optimiser as pixelrnn's. See
-    :mod:`genbench_vaes.pixelrnn`."""
+class PixelRnnConfig(PixelRnnStackConfig):
+    """PixelRNN's Row LSTM: input-to-state and state-to-state kernels of 3 along the row."""
 
-    image_size: ImageSize = 0  # 0 = the dataset's native size
-    hidden: Count = 128  # h: LSTM state maps; 2h maps between layers
-    layers: Count = 12  # Diagonal BiLSTM layers after the mask-A convolution
-    first_kernel: Kernel = 7
-    out_hidden: Count = 512  # width of the 1x1 output layers before the softmax
-    # 0: feed each value as its bin centre; > 0: a learnt embedding.
-    embedding: Annotated[int, Range(ge=0, note="0 = feed bin values")] = 0
-    lr: Rate = 1e-3
+    kernel: Kernel = 3  # input-to-state, along the row, mask B
+    state_kernel: Kernel = 3  # state-to-state, over the previous row's hidden state
+
+
+@dataclass
+class PixelRnnDiagonalConfig(PixelRnnStackConfig):
+    """PixelRNN's Diagonal BiLSTM: a 1x1 input-to-state and a kernel-2 state-to-state
+    convolution, fixed by the construction (no settings of their own)."""
 
 
 @dataclass
