@@ -162,13 +162,14 @@ def test_a_killed_driver_is_resumed_by_the_same_command(workdir, sequential):
         time.sleep(0.02)
     driver.kill()
     driver.communicate()
-    scratch = list((workdir / SCRATCH).glob("*/runs/*"))
-    assert scratch, "the driver finished before it could be killed"
     time.sleep(0.5)  # the workers' death signal
+    # A run with a checkpoint is resumed under its own id; one whose worker died before its
+    # first checkpoint has nothing to keep and is started afresh (under a new id).
+    resumable = {p.parent.name for p in (workdir / SCRATCH).glob("*/runs/*/checkpoint.pt")}
+    assert resumable, "the driver finished before it could be killed"
     done = cli_json_subprocess(command)
     assert {e["status"] for e in done["entries"]} <= {"completed", "skipped"}
-    resumed = {p.name for p in scratch}
-    assert resumed <= {Path(r.run_dir).name for r in records(workdir).values()}
+    assert resumable <= {Path(r.run_dir).name for r in records(workdir).values()}
     assert_same_records(records(workdir), sequential, workdir)
 
 
