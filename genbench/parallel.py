@@ -671,6 +671,16 @@ def execute(planned: list, *, workdir: str | Path, executor: str = "local",
         if pool is not None:
             pool.interrupt([t for t in left if t.state == "running"])
         for task in left:
+            # A worker that finished its run as the signal came: take its run in.
+            result = (_read_json(task.scratch / "result.json") if task.state == "running"
+                      else None)
+            if result and result.get("status") in FINAL and result.get("run_id"):
+                outcomes[task.index] = _finished(task, workdir, result, "",
+                                                 time.monotonic() - task.started)
+                task.state = "done"
+                if report:
+                    report(task.index, outcomes[task.index])
+                continue
             status = "interrupted" if task.state == "running" else "not run"
             outcomes[task.index] = sweeps.Outcome(
                 task.entry, status, message="interrupted (Ctrl-C); rerun the sweep to resume"

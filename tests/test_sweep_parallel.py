@@ -96,8 +96,14 @@ def run_killing_one_worker(workdir: Path, executor: str, jobs: int):
             except (OSError, ValueError):
                 continue
             saved = glob.glob(str(Path(path).parent / "runs" / "*" / "checkpoint.pt"))
-            if info.get("phase") == "training" and info["step"] >= 60 and saved:
-                os.kill(info["pid"], signal.SIGKILL)
+            # Progress is written at most twice a second, so it may lag: not a worker that
+            # has finished already.
+            over = (Path(path).parent / "result.json").exists()
+            if info.get("phase") == "training" and info["step"] >= 60 and saved and not over:
+                try:
+                    os.kill(info["pid"], signal.SIGKILL)
+                except ProcessLookupError:  # it ended meanwhile: wait for another
+                    continue
                 killed = Path(path).parent.name
                 break
         time.sleep(0.02)
@@ -233,13 +239,14 @@ def test_ctrl_c_stops_the_workers_with_checkpoints_and_the_same_command_resumes(
     # Each interrupted run left an 'interrupted' record in its scratch, and each one the signal
     # caught in its training loop left its checkpoint at the step it stopped (a worker still
     # loading its data or building its model has no step to keep: its rerun starts afresh).
+    # A run that ended as the signal came was taken in by the driver, as it ends any run.
     trained = 0
     for scratch in (workdir / SCRATCH).iterdir():
         runs = Store(scratch).runs() if (scratch / STORE_NAME).is_file() else []
         if not runs:
             continue  # a worker stopped before it had created its run
         (record,) = runs
-        assert record.status == "interrupted"
+        assert record.status == "interrupted", (record.status, statuses)
         if record.steps:
             trained += 1
             checkpoint = torch.load(Path(record.run_dir) / "checkpoint.pt", weights_only=True)
@@ -292,3 +299,29 @@ def test_local_workers_share_the_cores_without_a_gpu(tmp_path, monkeypatch):
     monkeypatch.setenv("GENBENCH_WORKER_THREADS", "8")
     assert LocalPool(tmp_path, 4, "cpu").threads == 8
     assert LocalPool(tmp_path, 0, "cpu").jobs == 16  # --jobs 0: one per core
+
+
+def test_a_run_that_ends_as_ctrl_c_comes_is_taken_in_not_called_interrupted(workdir,
+                                                                            monkeypatch):
+    """Ctrl-C reaches the driver after a worker wrote its result but before the driver read
+    it: the run is completed, so it is stored as completed, not reported as interrupted."""
+    from genbench import parallel
+
+    poll = parallel.LocalPool.poll
+
+    def poll_then_ctrl_c(self, task):
+        task.handle.wait(120)  # the worker has finished and written its result...
+        assert (task.scratch / "result.json").is_file()
+        raise KeyboardInterrupt  # ...and Ctrl-C comes before the driver takes it in
+
+    monkeypatch.setattr(parallel.LocalPool, "poll", poll_then_ctrl_c)
+    (item,) = plan(workdir, models=["gan"], seeds=[0])
+    result = sweeps.execute([item], workdir=workdir, executor="local", jobs=2)
+    assert result.interrupted and result.counts() == {"completed": 1}
+    (record,) = Store(workdir).runs()
+    assert record.status == "completed" and record.steps == STEPS
+    assert Path(record.run_dir).parent == workdir.resolve() / "runs"
+    assert not (workdir / SCRATCH).exists()
+    monkeypatch.setattr(parallel.LocalPool, "poll", poll)
+    again = sweeps.execute([item], workdir=workdir, executor="local", jobs=2)
+    assert again.counts() == {"skipped": 1}
