@@ -391,6 +391,26 @@ class _Sink:
         write_text(scratch / "progress.json", json.dumps(info))
 
 
+_TOKEN_FILE = "~/.ray/auth_token"
+
+
+def _token_if_any() -> None:
+    """Authenticate to a cluster by address when this machine has a Ray token.
+
+    Since Ray 2.59, `ray start --head` enables token authentication and ``ray.init()`` of a
+    local instance or of ``address="auto"`` uses it, but a driver given HOST:PORT connects
+    without a token unless RAY_AUTH_MODE=token is set, and the head refuses it (after a
+    minute of InvalidAuthToken warnings). Where the mode is unset and a token is at hand
+    (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token), send it: a cluster without
+    authentication ignores it. Ray reads the mode when it is imported, so this must come
+    first."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return  # the user's choice
+    if (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+            or Path(_TOKEN_FILE).expanduser().is_file()):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _reachable(address: str, timeout: float = 5.0) -> None:
     """Refuse, in one line, a HOST:PORT no Ray head answers on."""
     host, _, port = address.rpartition(":")
@@ -473,6 +493,8 @@ class RayPool:
 
     def __init__(self, workdir: Path, jobs: int | None, device: str,
                  address: str | None) -> None:
+        if address and address != "auto":
+            _token_if_any()  # before Ray is imported: it reads its settings then
         try:
             import ray
         except ImportError:
@@ -493,14 +515,20 @@ class RayPool:
             try:
                 if address:
                     ray.init(address=address, **options)
-                else:
-                    ray.init(num_cpus=os.cpu_count() or 1, **options)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
+                else:  # a new instance, not a cluster an old ray_current_cluster file names
+                    ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+            except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise GenbenchError(
-                    f"cannot start or reach Ray{f' at {address}' if address else ''}: {first}. "
-                    f"Start a cluster with `ray start --head` and pass --executor ray:ADDRESS, "
-                    f"or pass --executor ray for a local one") from None
+                hint = ("Start a cluster with `ray start --head` and pass --executor "
+                        "ray:ADDRESS, or pass --executor ray for a local one")
+                if address:
+                    hint += ("; a cluster with token authentication (the default of `ray "
+                             "start` since Ray 2.59) needs its token here: run `ray "
+                             f"get-auth-token` on the head node and put it in {_TOKEN_FILE} "
+                             "or RAY_AUTH_TOKEN")
+                where = f" at {address}" if address else ""
+                raise GenbenchError(f"cannot start or reach Ray{where}: {first}. {hint}") \
+                    from None
         resources = ray.cluster_resources()
         self.gpus = int(resources.get("GPU", 0))
         cpus = int(resources.get("CPU", 1))

@@ -9,9 +9,11 @@ import glob
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -140,8 +142,11 @@ def test_a_worker_killed_mid_run_is_retried_from_its_checkpoint(workdir, sequent
     check_after_kill(workdir, result, killed, sequential)
 
 
-def test_ray_gives_the_records_of_the_sequential_sweep(workdir, sequential):
+def test_ray_gives_the_records_of_the_sequential_sweep(workdir, sequential, monkeypatch):
     pytest.importorskip("ray", reason="Ray is in the test extra: pip install -e '.[test]'")
+    # A cluster that died without `ray stop` leaves its address in /tmp/ray/ray_current_cluster,
+    # which a plain ray.init() would try to join: --executor ray starts its own instance.
+    monkeypatch.setattr("ray._private.utils.read_ray_address", lambda *a: "127.0.0.1:9")
     result = sweeps.execute(plan(workdir), workdir=workdir, executor="ray")
     assert result.counts() == {"completed": 4}
     assert_same_records(records(workdir), sequential, workdir)
@@ -325,3 +330,52 @@ def test_a_run_that_ends_as_ctrl_c_comes_is_taken_in_not_called_interrupted(work
     monkeypatch.setattr(parallel.LocalPool, "poll", poll)
     again = sweeps.execute([item], workdir=workdir, executor="local", jobs=2)
     assert again.counts() == {"skipped": 1}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ray_cluster_by_address_with_token_authentication(tmp_path):
+    """The documented cluster path, where this machine has a Ray token (Ray 2.59+ writes one
+    for a local instance): `ray start --head` then enables token authentication, and the
+    sweep with --executor ray:HOST:PORT, nothing else set, must send the token to get in."""
+    pytest.importorskip("ray", reason="Ray is in the test extra: pip install -e '.[test]'")
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["HOME"] = str(tmp_path / "home")  # its own token, not the user's
+    subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    port, log = free_port(), tmp_path / "head.log"
+    # Its own temporary folder (short: it holds sockets), so that no ray_current_cluster file
+    # of the default one names this head after the test has killed it.
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    with open(log, "w") as out:
+        head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--port", str(port),
+                                 "--num-cpus", "1", "--include-dashboard=false",
+                                 "--disable-usage-stats", "--temp-dir", temp], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ray runtime started" not in log.read_text():
+            assert head.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert "Token authentication is enabled" in log.read_text()
+        workdir = tmp_path / "wd"
+        proc = subprocess.run(
+            [sys.executable, "-m", "genbench", "sweep", "-m", "gan", "-d", "ring8", "--steps",
+             "20", "--executor", f"ray:127.0.0.1:{port}", "--workdir", str(workdir),
+             "--format", "json"], env=env, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        (entry,) = json.loads(proc.stdout)["entries"]
+        assert entry["status"] == "completed"
+        (record,) = Store(workdir).runs()
+        assert record.status == "completed" and record.steps == 20
+    finally:  # the head and the processes it started (`ray stop` would stop every cluster)
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait(60)
+        shutil.rmtree(temp, ignore_errors=True)
