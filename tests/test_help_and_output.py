@@ -6,6 +6,7 @@ that says where it continues."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -110,3 +111,26 @@ def test_resume_says_which_run_and_step(tmp_path):
                             "--bootstrap", "0", "--resume", "--workdir", tmp_path, width=200)
     assert code == 0, err
     assert f"resuming {stopped} from step 2 of 4" in out
+
+
+def test_sweep_summary_keeps_statuses_and_run_ids_whole_and_prints_messages_whole(capsys):
+    """A long failure message once took the whole 80 columns: the summary lost its entry and
+    status columns and cropped the message."""
+    from genbench.cli.sweep import _show_sweep
+    from genbench.sweep import Entry, Outcome, SweepResult
+
+    message = ("worker killed by signal 9 (2 attempts); rerun the sweep to resume from its "
+               "last checkpoint")
+    entries = [Entry(model, dataset, 0, "quick", None, (), "0" * 12)
+               for model, dataset in [("cyclegan", "digits2ink"), ("gan", "ring8")]]
+    result = SweepResult([
+        Outcome(entries[0], "completed", run_id="cyclegan-digits2ink-s0-20261201-000000-ab05",
+                wall_time=12.5, metric=("FD", 12.3)),
+        Outcome(entries[1], "failed", wall_time=3.0, message=message)])
+    _show_sweep(result, [], Path("unused"))
+    text = capsys.readouterr().out
+    assert "completed" in text and "failed" in text  # never "complete" / "d"
+    assert "cyclegan-digits2ink-s0-20261201-000000-ab05" in text  # the run id on one line
+    assert f"2. gan on ring8, seed 0: failed: {message}" in text  # the whole message
+    table = text[:text.index("2. gan on ring8")]
+    assert max(map(len, table.splitlines())) <= 80

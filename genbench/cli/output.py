@@ -75,7 +75,9 @@ def _print_json(data) -> None:
 
 # Columns of run ids and paths: never folded, so they can be copied whole (other columns
 # give way).
-WHOLE = {"run", "run / message", "path", "file"}
+# Columns whose cells are never broken: ids, paths, statuses. A long cell with spaces (a
+# message) may still wrap between its words.
+WHOLE = {"run", "path", "file", "status", "action"}
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
@@ -83,8 +85,12 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
                   collapse_padding=True)
     for i, col in enumerate(columns):
         whole = col in WHOLE
-        width = max((len(str(row[i])) for row in rows), default=0) if whole else None
-        table.add_column(col, overflow="fold", no_wrap=whole, min_width=width)
+        # Kept whole only when every cell is an id or a short word: a width the console cannot
+        # give would crop cells, and a long message may wrap.
+        cells = [str(row[i]) for row in rows]
+        whole = whole and all(" " not in c or len(c) <= 16 for c in cells)
+        table.add_column(col, overflow="fold", no_wrap=whole,
+                         min_width=max(map(len, cells), default=0) if whole else None)
     for row in rows:
         # Text, not markup: metric names such as "FD[raw]" must print as they are.
         table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))

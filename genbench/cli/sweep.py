@@ -192,12 +192,16 @@ def _show_plan(planned: list) -> None:
 def _show_sweep(result, boards: list, out_dir: Path) -> None:
     colour = {"completed": "green", "skipped": "dim", "diverged": "yellow", "not run": "dim"}
     out.print(_table("Sweep summary", ["#", "entry", "status", "wall time (s)", "main metric",
-                                       "run / message"], [
+                                       "run"], [
         [str(i), o.entry.label, Text(o.status, style=colour.get(o.status, "red")),
          f"{o.wall_time:.1f}" if o.status != "not run" else "",
-         f"{o.metric[0]} {o.metric[1]:.4g}" if o.metric else "",
-         o.run_id if o.status in ("completed", "skipped") else (o.message or o.run_id)]
+         f"{o.metric[0]} {o.metric[1]:.4g}" if o.metric else "", o.run_id]
         for i, o in enumerate(result.outcomes, 1)]))
+    # What went wrong, under the table: a message in a column would squeeze the others.
+    for i, o in enumerate(result.outcomes, 1):
+        if o.message and o.status not in ("completed", "skipped"):
+            out.print(f"{i}. {o.entry.label}: {o.status}: {o.message}", soft_wrap=True,
+                      markup=False, highlight=False)
     counts = result.counts()
     order = ("completed", "skipped", "diverged", "failed", "interrupted", "not run")
     out.print(", ".join(f"{counts[s]} {s}" for s in order if s in counts)
