@@ -88,6 +88,46 @@ def test_inpaint_folder_without_a_test_folder_says_the_layout(tmp_path):
         get_registries().datasets.get(f"inpaint-folder:{tmp_path}").load("train")
 
 
+def test_inpaint_horse2zebra_takes_both_domains_under_the_data_root(tmp_path):
+    from PIL import Image
+
+    base = tmp_path / "horse2zebra"
+    rng = np.random.default_rng(1)
+    for folder, sizes in (("trainA", [(40, 20)]), ("trainB", [(24, 24)]), ("testA", [(32, 32)]),
+                          ("testB", [(20, 24), (16, 16)])):
+        (base / folder).mkdir(parents=True)
+        for i, (w, h) in enumerate(sizes):
+            Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+                base / folder / f"{i}.jpg", quality=95)
+    spec = get_registries().datasets.get("inpaint-horse2zebra")
+    assert spec.needs_data_root and spec.kind == "inpaint" and spec.shape == (3, 64, 64)
+    train = spec.load("train", image_size=16, root=tmp_path)
+    test = spec.load("test", image_size=16, root=tmp_path)
+    assert train.x.shape == (2, 3, 16, 16) and test.x.shape == (3, 3, 16, 16)
+    assert test.meta["hole"] == [4, 4, 8, 8] and (test.x[:, :, 4:12, 4:12] == FILL).all()
+    # testB's 20x24 (w x h) photo: its centre 20x20 (rows 2..21), area-averaged to 16x16.
+    pixels = np.asarray(Image.open(base / "testB" / "0.jpg")).astype(np.float64)
+    square = torch.from_numpy(pixels[2:22].transpose(2, 0, 1).copy())[None] / 127.5 - 1
+    expected = torch.nn.functional.adaptive_avg_pool2d(square, 16)[0].float()
+    assert torch.allclose(test.target[1], expected, atol=1e-5)
+    (base / "testB" / "0.jpg").unlink()
+    (base / "testB" / "1.jpg").unlink()
+    (base / "testB").rmdir()
+    with pytest.raises(GenbenchError, match="testB"):
+        spec.load("test", root=tmp_path)
+    with pytest.raises(GenbenchError, match="--data-root"):
+        spec.load("train", root=tmp_path / "elsewhere")
+
+
+@pytest.mark.skipif(not (Path(__file__).parents[2] / "shared/data/horse2zebra/testB").is_dir(),
+                    reason="../shared/data/horse2zebra is not beside the checkout")
+def test_inpaint_horse2zebra_reads_the_shared_photos():
+    spec = get_registries().datasets.get("inpaint-horse2zebra")
+    test = spec.load("test", root=Path(__file__).parents[2] / "shared/data")
+    assert test.target.shape[1:] == (3, 64, 64) and len(test.target) >= 100
+    assert test.target.min() >= -1 and test.target.max() <= 1
+
+
 def test_inpaint_mnist_cuts_a_14x14_hole(tmp_path):
     from conftest import write_idx
 

@@ -20,6 +20,8 @@ float32 images in [-1, 1]: ``target`` (N, C, S, S), ``x`` the same images with t
   neighbour, as sr-digits and the offline translation tasks), hole 16x16: an 8x8 digit's
   centre 4x4 pixels.
 * ``inpaint-mnist``: MNIST (files under ``--data-root``), 28x28, hole 14x14.
+* ``inpaint-horse2zebra``: the CycleGAN horse2zebra photos (horses and zebras, 256x256) under
+  ``--data-root``/horse2zebra/{trainA,trainB,testA,testB}, resized to 64x64, hole 32x32.
 * ``inpaint-folder:PATH``: your images, ``PATH/train/`` and ``PATH/test/`` (or ``val/``), each
   centre-cropped to a square and resized to :data:`FOLDER_SIZE` = 64 (or ``image_size``; the
   paper's 128 with ``--set image_size=128``), hole 32x32 (64x64).
@@ -125,12 +127,7 @@ def load_inpaint_mnist(split: str = "train", image_size: int | None = None, root
 def load_inpaint_folder(split: str = "train", image_size: int | None = None, root=None,
                         argument=None) -> TensorData:
     """Your images: PATH/train/ and PATH/test/ (or PATH/val/), centre square crops resized."""
-    from genbench.data.translation import (
-        _folder_argument,
-        _pixels,
-        _scan,
-        _train_test_folders,
-    )
+    from genbench.data.translation import _folder_argument, _scan, _train_test_folders
 
     name = "inpaint-folder"
     check_split(name, split)
@@ -140,6 +137,34 @@ def load_inpaint_folder(split: str = "train", image_size: int | None = None, roo
         raise GenbenchError(f"dataset {name!r}: image size {size} is below {MIN_SIDE}")
     folders = _train_test_folders(name, base)
     headers = {key: _scan(name, folder) for key, folder in folders.items()}
+    images, files = _centre_squares(name, headers, split, size)
+    return masked(name, split, images, None, None,
+                  meta={"folder": str(folders[split]), "files": files, "size": size})
+
+
+def load_inpaint_horse2zebra(split: str = "train", image_size: int | None = None, root=None,
+                             argument=None) -> TensorData:
+    """The horse2zebra photos (horses and zebras), centre squares resized to 64x64."""
+    from genbench.data.superres import horse2zebra_photos
+
+    name = "inpaint-horse2zebra"
+    check_split(name, split)
+    _no_argument(name, argument)
+    size = image_size or FOLDER_SIZE
+    if size < MIN_SIDE:
+        raise GenbenchError(f"dataset {name!r}: image size {size} is below {MIN_SIDE}")
+    base, headers = horse2zebra_photos(name, root)
+    images, files = _centre_squares(name, headers, split, size)
+    return masked(name, split, images, None, None,
+                  meta={"folder": str(base), "files": files, "size": size})
+
+
+def _centre_squares(name: str, headers: dict[str, list], split: str,
+                    size: int) -> tuple[torch.Tensor, list[str]]:
+    """The split's images, each cut to its centre square and resized to ``size``, in [-1, 1];
+    grey only when every image of both splits is."""
+    from genbench.data.translation import _pixels
+
     channels = 1 if all(mode in ("1", "L", "LA", "La") for key in headers
                         for _, mode, _ in headers[key]) else 3
     images, files = [], []
@@ -150,5 +175,4 @@ def load_inpaint_folder(split: str = "train", image_size: int | None = None, roo
         square = torch.from_numpy(np.ascontiguousarray(pixels))[None].float()
         images.append(resize_images(square.div_(127.5).sub_(1.0), size)[0])
         files.append(str(path))
-    return masked(name, split, torch.stack(images), None, None,
-                  meta={"folder": str(folders[split]), "files": files, "size": size})
+    return torch.stack(images), files

@@ -34,6 +34,16 @@ def inpaint_datasets() -> list[DatasetSpec]:
             loader=f"{LOADERS}:load_inpaint_mnist",
         ),
         DatasetSpec(
+            name="inpaint-horse2zebra", kind="inpaint", shape=(3, 64, 64),
+            target_shape=(3, 64, 64), needs_data_root=True,
+            summary="inpainting of real photos: the horse2zebra images (horses and zebras) "
+                    "resized to 64x64 (--set image_size=128: the paper's), the centre 32x32 "
+                    "cut out",
+            source=f"Zhu et al. 2017 (CycleGAN) horse2zebra, ImageNet photos, under "
+                   f"--data-root as horse2zebra/trainA, trainB, testA, testB; {HOLE}",
+            loader=f"{LOADERS}:load_inpaint_horse2zebra",
+        ),
+        DatasetSpec(
             name="inpaint-folder", kind="inpaint", argument="PATH", shape=(3, 64, 64),
             target_shape=(3, 64, 64),
             summary="inpainting of your images: PATH/train/ and PATH/test/ (or val/), each "

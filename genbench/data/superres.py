@@ -161,11 +161,19 @@ def _shared_folder(name: str, root, sub: str, layout: str) -> Path:
 def load_sr_horse2zebra(split: str = "train", image_size: int | None = None, root=None,
                         argument=None) -> TensorData:
     """HR crops of the CycleGAN horse2zebra photos (horses and zebras together)."""
-    from genbench.data.translation import _scan
 
     name = "sr-horse2zebra"
     check_split(name, split)
     _no_argument(name, argument)
+    base, headers = horse2zebra_photos(name, root)
+    return _crops(name, split, headers, _crop_size(name, image_size), meta={"folder": str(base)})
+
+
+def horse2zebra_photos(name: str, root) -> tuple[Path, dict[str, list]]:
+    """The horse2zebra folder under the data root and its photos' headers by split: horses
+    and zebras together (trainA + trainB, testA + testB)."""
+    from genbench.data.translation import _scan
+
     base = _shared_folder(name, root, "horse2zebra", "horse2zebra/trainA, trainB, testA, testB")
     headers = {}
     for key in ("train", "test"):
@@ -176,7 +184,7 @@ def load_sr_horse2zebra(split: str = "train", image_size: int | None = None, roo
                                 f"folder; the CycleGAN layout is trainA/, trainB/, testA/, "
                                 f"testB/")
         headers[key] = [h for folder in folders for h in _scan(name, folder)]
-    return _crops(name, split, headers, _crop_size(name, image_size), meta={"folder": str(base)})
+    return base, headers
 
 
 def load_sr_facades(split: str = "train", image_size: int | None = None, root=None,
