@@ -32,6 +32,10 @@ def test_t_interval_matches_hand_computation():
     # Two seeds: t(0.975, 1) = 12.7062; sd of (1, 2) is sqrt(0.5), sem 0.5.
     assert t_half_width([1.0, 2.0]) == pytest.approx(12.7062 * 0.5, rel=1e-5)
     assert math.isnan(t_half_width([1.0]))
+    # Equal values (a deterministic baseline over seeds): exactly 0, although the float mean of
+    # three 0.1838 is not 0.1838 (the board once showed "0.1838 ± 8.4e-17").
+    assert sum([0.18378] * 3) / 3 != 0.18378
+    assert t_half_width([0.18378] * 3) == 0.0
 
 
 def test_single_seed_cells_use_the_runs_bootstrap_interval():

@@ -57,7 +57,10 @@ def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
     """One row per completed run: identity, metric columns (with ↑/↓), cost, run id. Where runs
     were scored on different numbers of examples, a ``samples`` column says which, and the
     runs are ranked within each sample size (most samples first)."""
-    done = [r for r in records if r.status == "completed"]
+    # In a fixed order, so that ties (a deterministic baseline's seeds) rank the same whichever
+    # order the records came in (the store's, or the files').
+    done = sorted((r for r in records if r.status == "completed"),
+                  key=lambda r: (r.model, r.profile, r.overrides, r.seed, r.run_id))
     sizes = _sample_sizes(done)
     directions: dict[str, bool] = {}
     rows = []
@@ -127,6 +130,8 @@ def t_half_width(values: list[float]) -> float:
     n = len(values)
     if n < 2:
         return float("nan")
+    if min(values) == max(values):
+        return 0.0  # exactly; the float mean of equal values may differ from them in the last bit
     mean = sum(values) / n
     sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
     return float(student_t.ppf(0.975, n - 1) * sd / n ** 0.5)
