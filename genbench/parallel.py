@@ -699,18 +699,11 @@ def execute(planned: list, *, workdir: str | Path, executor: str = "local",
         if pool is not None:
             pool.interrupt([t for t in left if t.state == "running"])
         for task in left:
-            # A worker that finished its run as the signal came: take its run in.
-            result = (_read_json(task.scratch / "result.json") if task.state == "running"
-                      else None)
-            if result and result.get("status") in FINAL and result.get("run_id"):
-                outcomes[task.index] = _finished(task, workdir, result, "",
-                                                 time.monotonic() - task.started)
-                task.state = "done"
-                if report:
-                    report(task.index, outcomes[task.index])
-                continue
+            # A worker that finished its run as the signal came: its run is taken in.
+            taken = (_taken_in(task, workdir, time.monotonic() - task.started)
+                     if task.state == "running" else None)
             status = "interrupted" if task.state == "running" else "not run"
-            outcomes[task.index] = sweeps.Outcome(
+            outcomes[task.index] = taken or sweeps.Outcome(
                 task.entry, status, message="interrupted (Ctrl-C); rerun the sweep to resume"
                 if status == "interrupted" else "")
             task.state = "done"
@@ -734,9 +727,15 @@ def _ready(task: Task, workdir: Path):
     now = sweeps.plan([task.entry], workdir)[0]
     if now.action == "skip":
         return sweeps._outcome(task.entry, now.record, "skipped")
+    return _taken_in(task, workdir, 0.0)
+
+
+def _taken_in(task: Task, workdir: Path, seconds: float):
+    """The outcome of a run its worker finished (its result is in the scratch) but the driver
+    has not taken in yet, now taken in; None when there is none."""
     result = _read_json(task.scratch / "result.json")
     if result and result.get("status") in FINAL and result.get("run_id"):
-        return _finished(task, workdir, result, "", 0.0)
+        return _finished(task, workdir, result, "", seconds)
     return None
 
 

@@ -132,9 +132,7 @@ def load_inpaint_folder(split: str = "train", image_size: int | None = None, roo
     name = "inpaint-folder"
     check_split(name, split)
     base = _folder_argument(name, argument, "train/ and test/ (or val/) folders of images")
-    size = image_size or FOLDER_SIZE
-    if size < MIN_SIDE:
-        raise GenbenchError(f"dataset {name!r}: image size {size} is below {MIN_SIDE}")
+    size = _photo_size(name, image_size)
     folders = _train_test_folders(name, base)
     headers = {key: _scan(name, folder) for key, folder in folders.items()}
     images, files = _centre_squares(name, headers, split, size)
@@ -150,13 +148,19 @@ def load_inpaint_horse2zebra(split: str = "train", image_size: int | None = None
     name = "inpaint-horse2zebra"
     check_split(name, split)
     _no_argument(name, argument)
-    size = image_size or FOLDER_SIZE
-    if size < MIN_SIDE:
-        raise GenbenchError(f"dataset {name!r}: image size {size} is below {MIN_SIDE}")
+    size = _photo_size(name, image_size)
     base, headers = horse2zebra_photos(name, root)
     images, files = _centre_squares(name, headers, split, size)
     return masked(name, split, images, None, None,
                   meta={"folder": str(base), "files": files, "size": size})
+
+
+def _photo_size(name: str, image_size: int | None) -> int:
+    """The side photos are resized to: ``image_size``, else :data:`FOLDER_SIZE`."""
+    size = image_size or FOLDER_SIZE
+    if size < MIN_SIDE:
+        raise GenbenchError(f"dataset {name!r}: image size {size} is below {MIN_SIDE}")
+    return size
 
 
 def _centre_squares(name: str, headers: dict[str, list], split: str,
