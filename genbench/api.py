@@ -301,6 +301,14 @@ def check_extractor(name: str | None, dataset: DatasetSpec) -> str:
     return name
 
 
+def _random_state_kept(device):
+    """torch's random state (the CPU's and ``device``'s) as it was, after the block."""
+    import torch
+
+    return torch.random.fork_rng(
+        devices=[device.index or 0] if device.type == "cuda" else [])
+
+
 def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, device,
                     workdir: Path, options: dict | None, model: ModelSpec | None = None,
                     progress: EvalProgress | None = None):
@@ -510,23 +518,26 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     speed.check_device(torch_device)
     workdir = prepare_workdir(workdir)
     store = Store(workdir)  # a corrupt store is refused before anything is written
-    extractor_options = {**(extractor_options or {}), "data_root": data_root,
-                         "extractor_explicit": extractor is not None}
-    scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
-                              extractor_options, model_spec, eval_progress)
-
     from genbench import plots, training
     from genbench import speed as speeds
     from genbench.model import DataInfo
 
     cfg = config_dict(config)
     key = config_hash(model, dataset, profile, cfg, speed.hashed())
-    # Data and model first: a missing dataset or a setting the model refuses is the user's to
-    # fix, and leaves nothing behind in the store.
+    # Data, feature spaces and model before anything is stored: a missing dataset, weights
+    # file or setting is the user's to fix, and leaves nothing behind. The data comes first,
+    # so a user without it hears that before being asked for Inception weights.
     training.seed_everything(seed)
     # uint8 where the loader can (4x less memory), converted a batch at a time by the batches.
     train_data = dataset_spec.load("train", image_size=_train_size(config), root=data_root,
                                    uint8=True)
+    extractor_options = {**(extractor_options or {}), "data_root": data_root,
+                         "extractor_explicit": extractor is not None}
+    # Building a feature space (training the evaluator) draws random numbers; the model's
+    # initialisation must not depend on whether the evaluator was cached.
+    with _random_state_kept(torch_device):
+        scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, workdir,
+                                  extractor_options, model_spec, eval_progress)
     info = DataInfo(dataset_spec.kind, train_data.example_shape, dataset_spec.num_classes,
                     train_data.target_shape)
     net = build_model(model_spec, config, info, torch_device)

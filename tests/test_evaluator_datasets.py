@@ -217,6 +217,29 @@ def test_run_shows_the_training_and_records_it(quick, tmp_path, cli):
     assert again["extractors"]["evaluator"]["key"] == info["key"]
 
 
+def test_a_run_trains_the_same_whatever_building_its_feature_space_draws(
+        quick, tmp_path, cli, monkeypatch):
+    """The feature spaces are built after the seed is set and the data loaded; what building
+    one draws from torch's random state (training the evaluator, or Inception's layers
+    initialised before its weights are loaded) must not change the model's training."""
+    root = tmp_path / "data"
+    write_fake("mnist", root)
+
+    def run(work: str) -> dict:
+        return cli_json(cli, "run", "dcgan", "--dataset", "mnist", "--data-root", root,
+                        "--workdir", tmp_path / work, "--steps", "2", "--metrics", "fd",
+                        "--num-samples", "100")
+
+    first = run("trains-the-evaluator")
+    prepare = api.prepare_scoring
+    monkeypatch.setattr(api, "prepare_scoring",
+                        lambda *a, **k: (torch.rand(1000), prepare(*a, **k))[1])
+    second = run("finds-it-cached-and-draws")
+    assert first["extractors"]["evaluator"]["key"] == second["extractors"]["evaluator"]["key"]
+    values = [{m["name"]: m["value"] for m in record["metrics"]} for record in (first, second)]
+    assert values[0] == values[1] and values[0]
+
+
 def test_prepare_scoring_passes_progress(quick, tmp_path):
     write_fake("mnist", tmp_path / "data")
     reports: list = []

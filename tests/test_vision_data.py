@@ -140,6 +140,24 @@ def test_missing_dataset_says_where_and_how(tmp_path):
         excinfo.value)
 
 
+@pytest.mark.parametrize("dataset", ["celeba", "cifar10", "fashion-mnist"])
+def test_a_run_without_its_data_says_so_before_asking_for_inception_weights(
+        cli, tmp_path, monkeypatch, dataset):
+    """These sets are scored in Inception's space; a user who has neither the data nor the
+    weights hears about the data first (it was the weights, and a download attempt)."""
+    monkeypatch.delenv("GENBENCH_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no weights in the hub cache
+    monkeypatch.setenv("GENBENCH_OFFLINE", "1")
+    (tmp_path / "empty").mkdir()
+    code, _, stderr = cli("run", "dcgan", "--dataset", dataset, "--data-root",
+                          tmp_path / "empty", "--workdir", tmp_path / "work", "--steps", "1")
+    assert code == 2  # a user error
+    assert f"dataset {dataset!r} (train split) not found" in stderr
+    assert "Inception" not in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "work" / "runs").exists() or not any(
+        (tmp_path / "work" / "runs").iterdir())
+
+
 def test_unknown_split(tmp_path):
     for loader in (load_mnist, load_cifar10, load_svhn, load_celeba):
         with pytest.raises(GenbenchError, match="has no split 'extra'"):
