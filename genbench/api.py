@@ -326,6 +326,11 @@ def prepare_scoring(dataset: DatasetSpec, metric_names, extractor: str | None, d
                             f"has neither anomaly_score() nor reconstruct(); try anogan, "
                             f"f-anogan, ganomaly or an autoencoder (`genbench models`)")
     extractor = check_extractor(extractor, dataset)
+    for spec in metrics if metric_names else ():
+        if spec.requires_logits and spec.uses_features and (spec.extractor or extractor) == "raw":
+            raise GenbenchError(f"metric {spec.name!r} needs classifier logits, which the 'raw' "
+                                f"extractor does not give; drop --extractor raw (or the "
+                                f"metric)")
     # The evaluator's seed is fixed: every run on a dataset is scored by the same classifier.
     scorer = evaluation.Scorer(dataset, device, workdir, options, seed=0, progress=progress)
     for spec in metrics:
@@ -931,9 +936,14 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
     else:
         load = load_images
     real_x, fake_x = load(real), load(fake)
-    if real_x.dim() != fake_x.dim() or real_x.shape[1] != fake_x.shape[1]:
+    if (real_x.dim() != fake_x.dim() or real_x.shape[1] != fake_x.shape[1]
+            or (extractor == "raw" and real_x.shape[1:] != fake_x.shape[1:])):
+        same_channels = real_x.dim() == fake_x.dim() == 4 and real_x.shape[1] == fake_x.shape[1]
         raise GenbenchError(f"REAL and FAKE differ in shape: {tuple(real_x.shape[1:])} vs "
-                            f"{tuple(fake_x.shape[1:])}")
+                            f"{tuple(fake_x.shape[1:])}" + (
+                                "; raw features compare pixel by pixel: give images of one "
+                                "size, or score in Inception-v3 features (--extractor "
+                                "inception-v3), which resizes both" if same_channels else ""))
     options = {**(extractor_options or {}), "k": k, "extractor_explicit": True}
     scorer = evaluation.Scorer(None, torch_device, prepare_workdir(workdir), options)
     reference = TensorData(f"file-{Path(real).name}", "given", real_x)
@@ -949,6 +959,12 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
                 "k": k, "extractor_info": info})
     if "features" in info:
         out["features"] = info["features"]
-    if scorer.notes.get("not_computed"):
-        out["not_computed"] = scorer.notes["not_computed"]
+    skipped = scorer.notes.get("not_computed") or {}
+    if skipped and not values:  # nothing to show: a failure, not an empty table
+        reasons = list(dict.fromkeys(skipped.values()))
+        raise GenbenchError(f"nothing could be scored: " + (
+            reasons[0] if len(reasons) == 1 else
+            "; ".join(f"{name}: {why}" for name, why in skipped.items())))
+    if skipped:
+        out["not_computed"] = skipped
     return out

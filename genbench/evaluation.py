@@ -481,6 +481,9 @@ class Scorer:
                     if not spec.requires_logits:  # raw vectors have no logits to begin with
                         not_computed.update({metric_name(key, space): why
                                              for key in spec.outputs})
+                    elif explicit:
+                        raise GenbenchError(f"metric {spec.name!r} needs classifier logits, "
+                                            f"which the {space!r} extractor does not give")
                     continue
                 ctx.extractor = space
                 if space not in features:

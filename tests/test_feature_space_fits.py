@@ -198,17 +198,20 @@ def test_cyclegan_on_a_256x256_unpaired_folder_completes(tmp_path, cli):
 
 
 def test_score_with_raw_features_of_wide_images(tmp_path, cli):
+    """`score` has nothing to show when no metric fits the features: that is a failure with
+    the reason, not an empty table and exit status 0 (as it was)."""
     rng = np.random.default_rng(2)
     for name in ("real", "fake"):
         (tmp_path / name).mkdir()
         for i in range(4):
             _image(rng, 40, 40).save(tmp_path / name / f"{i}.png")
+    for fmt in ("json", "table"):
+        code, out, err = cli("score", tmp_path / "real", tmp_path / "fake", "--extractor", "raw",
+                             "--workdir", tmp_path / "work", "--format", fmt)
+        assert code == 2 and (out == "" or fmt == "table")  # the table form shows progress
+        (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+        assert "nothing could be scored" in line and "4,800-d" in line, err
+    # IS asked for in raw space: raw vectors have no logits.
     code, out, err = cli("score", tmp_path / "real", tmp_path / "fake", "--extractor", "raw",
-                         "--workdir", tmp_path / "work", "--format", "json")
-    assert code == 0, err
-    result = json.loads(out)
-    assert "fid" not in result and "FD[raw]" in result["not_computed"]
-    code, out, err = cli("score", tmp_path / "real", tmp_path / "fake", "--extractor", "raw",
-                         "--workdir", tmp_path / "work")
-    assert code == 0, err
-    assert "not computed" in out and "4,800-d" in " ".join(out.split())
+                         "--metrics", "is", "--workdir", tmp_path / "work")
+    assert code == 2 and "needs classifier logits" in err and "'raw'" in err, err

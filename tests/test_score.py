@@ -115,6 +115,19 @@ def test_score_bad_features(cli, tmp_path, workdir, real, fake, message):
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
 
 
+def test_score_folders_of_two_image_sizes_in_raw_space(cli, tmp_path, workdir):
+    rng = np.random.default_rng(0)
+    for name, size in (("small", 8), ("large", 16)):
+        (tmp_path / name).mkdir()
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
+                tmp_path / name / f"{i}.png")
+    code, out, err = cli("score", tmp_path / "small", tmp_path / "large", "--extractor", "raw",
+                         "--workdir", workdir)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "differ in shape: (3, 8, 8) vs (3, 16, 16)" in err and "--extractor inception-v3" in err
+
+
 def test_score_empty_folder_and_dataset_only_metric(cli, tmp_path, workdir):
     (tmp_path / "empty").mkdir()
     code, _, err = cli("score", tmp_path / "empty", tmp_path / "empty", "--extractor", "raw",
@@ -153,3 +166,11 @@ def test_bad_extractor_settings_are_one_line(cli, tmp_path, workdir, args, messa
     assert_one_line_error(cli("evaluate", "no-such-run", *args, "--workdir", workdir), message)
     assert_one_line_error(cli("run", "gan", "--dataset", "ring8", *args, "--workdir", workdir),
                           message)
+
+
+def test_a_run_asking_for_is_in_raw_space_is_refused_before_training(cli, workdir):
+    code, _, err = cli("run", "gan", "--dataset", "digits", "--metrics", "is", "--extractor",
+                       "raw", "--steps", "1", "--workdir", workdir)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "needs classifier logits" in err and "--extractor raw" in err
+    assert not (workdir / "runs").exists()  # refused before a run began (it used to train)
