@@ -962,7 +962,7 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
     skipped = scorer.notes.get("not_computed") or {}
     if skipped and not values:  # nothing to show: a failure, not an empty table
         reasons = list(dict.fromkeys(skipped.values()))
-        raise GenbenchError(f"nothing could be scored: " + (
+        raise GenbenchError("nothing could be scored: " + (
             reasons[0] if len(reasons) == 1 else
             "; ".join(f"{name}: {why}" for name, why in skipped.items())))
     if skipped:
