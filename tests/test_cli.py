@@ -93,6 +93,13 @@ def test_leaderboard_show_and_render(cli, workdir, tmp_path):
     assert code == 0
     assert (out / "ring8.md").read_text().startswith("# Leaderboard: ring8")
     assert len((out / "ring8.csv").read_text().strip().splitlines()) == 3
+    # A misspelt dataset is an error with the likely name (it was "no completed runs yet").
+    code, _, err = cli("leaderboard", "show", "--dataset", "rign8", "--workdir", workdir)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "Did you mean 'ring8'?" in err and "Datasets with runs: ring8" in err
+    # A real dataset without runs yet is no error.
+    code, stdout, _ = cli("leaderboard", "show", "--dataset", "grid25", "--workdir", workdir)
+    assert code == 0 and "no completed runs on grid25 yet" in stdout
 
 
 @pytest.mark.parametrize("args, fragments", [

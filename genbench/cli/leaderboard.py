@@ -44,7 +44,10 @@ def leaderboard_show(
     from genbench.results.store import open_store
 
     store = open_store(workdir)
-    names = [dataset] if dataset else sorted({r.dataset for r in store.runs()})
+    stored = sorted({r.dataset for r in store.runs()})
+    if dataset and dataset not in stored:
+        _check_dataset_name(dataset, stored, workdir)
+    names = [dataset] if dataset else stored
     if fmt == Format.json:
         def view(d):
             records = store.runs(dataset=d)
@@ -53,6 +56,26 @@ def leaderboard_show(
         return _print_json({d: leaderboard_frame(view(d)).to_dict("records") for d in names})
     for name in names:
         _show_leaderboard(workdir, name, budget=at_budget_)
+
+
+def _check_dataset_name(dataset: str, stored: list[str], workdir: str) -> None:
+    """A name that is neither a dataset genbench knows nor one with runs here is a typo."""
+    import difflib
+
+    from genbench.errors import GenbenchError
+    from genbench.plugins import get_registries
+
+    try:
+        get_registries().datasets.get(dataset)
+        return  # a real dataset without runs yet: the board says so
+    except GenbenchError:
+        pass
+    known = sorted(set(stored) | set(get_registries().datasets.names()))
+    close = difflib.get_close_matches(dataset, known, n=1, cutoff=0.6)
+    raise GenbenchError(f"no dataset {dataset!r} and no runs on it in {workdir}"
+                        + (f". Did you mean {close[0]!r}?" if close else "")
+                        + (f" Datasets with runs: {', '.join(stored)}" if stored else
+                           " (no runs stored yet)"))
 
 
 @app.command("render", cls=_Command)
