@@ -15,12 +15,17 @@ skipped, never silently dropped):
    (first, for models that take both), paired ``edges2digits``, images ``digits``, points
    ``ring8`` (``--dataset MODEL=NAME`` changes one). The table: model, dataset, wall
    seconds, status, the error's first line.
-3. **benchmarks**: where a run's time goes (``run_costs.py``), training speed
-   (``train_speed.py``), FID-50k (``fid50k.py``) and a sweep with ``--jobs 2`` against one
-   after another (``sweep_jobs.py``), on the device, each with a time limit.
+3. **benchmarks**: training speed (``train_speed.py``) and FID-50k (``fid50k.py``), which have
+   targets, then where a run's time goes (``run_costs.py``) and a sweep with ``--jobs 2``
+   against one after another (``sweep_jobs.py``), on the device, each with a time limit.
+
+``--no-tests``, ``--no-models`` and ``--no-benchmarks`` leave a part out, so the check can be
+split over two calls when one is too short. On a lent GPU machine (no network),
+``benchmarks/device_session.sh`` installs what it needs and runs this script in one call.
 
 Everything printed is also written to ``--out`` (default ``gpu-check/``): ``report.md``, and
-each part's full output. Exit status 1 if a test or a model failed.
+each part's full output; the models' workdir is ``--workdir`` (default ``OUT/work``). Exit
+status 1 if a test or a model failed.
 """
 
 from __future__ import annotations
@@ -40,14 +45,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DATASET_FOR_KIND = {"paired": "edges2digits", "unpaired": "digits2ink", "images": "digits",
                     "points": "ring8", "superres": "sr-digits", "inpaint": "inpaint-digits"}
 ANOMALY_DATASET = "digits-oneclass:0"
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "GENBENCH_NO_COLOR": "1"}
 
-# (script, arguments on a GPU, arguments on a CPU, time limit in seconds)
+# (script, arguments on a GPU, arguments on a CPU, time limit in seconds), the ones with targets
+# first, so that a check short of time still measures them.
 BENCHMARKS = [
-    ("run_costs.py", ["dcgan", "digits", "cyclegan", "digits2ink"],
-     ["gan", "ring8"], 150),
     ("train_speed.py", [], ["--image-size", "32", "--batch", "16", "--steps", "3", "--warmup",
                             "1", "--no-compile"], 150),
     ("fid50k.py", [], ["--n", "32", "--skip-torch-fidelity"], 200),
+    ("run_costs.py", ["dcgan", "digits", "cyclegan", "digits2ink"],
+     ["gan", "ring8"], 150),
     # Two runs sharing the GPU (--jobs 2) against one after another.
     ("sweep_jobs.py", ["--models", "dcgan", "--datasets", "digits", "--steps", "300"],
      ["--models", "gan", "--steps", "20"], 150),
@@ -112,6 +119,48 @@ class Report:
         (self.out / "report.md").write_text("\n".join(self.lines) + "\n")
 
 
+def check_models(args, deadline: float, report: Report) -> bool:
+    """Part 2: every model (or --models) in turn; True if one failed."""
+    from genbench.plugins import get_registries
+
+    failed = False
+    models = ([m for m in args.models.split(",") if m] if args.models
+              else sorted(get_registries().models.names()))
+    chosen = dict(item.split("=", 1) for item in args.dataset)
+    workdir = args.workdir or args.out / "work"
+    report.say(f"\n## every model: {args.steps} steps, sampled and scored on {args.device}, "
+               f"one at a time\n")
+    report.say("| model | dataset | wall s | status | error |")
+    report.say("|---|---|---:|---|---|")
+    outcomes = []
+    for model in models:
+        dataset = chosen.get(model) or default_dataset(model)
+        left = deadline - time.perf_counter()
+        if left < 5:
+            outcome = Outcome(model, dataset, 0.0, "skipped", "out of --budget")
+        else:
+            code, seconds, out = run_logged(
+                [sys.executable, "-m", "genbench", "run", model, "--dataset", dataset,
+                 "--steps", str(args.steps), "--device", args.device, "--workdir",
+                 str(workdir)],
+                args.out / f"run-{model}.log", min(args.run_timeout, left), ENV)
+            status = ("timed out" if code is None else "completed" if code == 0
+                      else f"exit {code}")
+            outcome = Outcome(model, dataset, seconds, status,
+                              "" if code == 0 else first_error_line(out))
+        outcomes.append(outcome)
+        failed |= outcome.status not in ("completed", "skipped")
+        report.say(f"| {outcome.name} | {outcome.dataset} | {outcome.seconds:.1f} | "
+                   f"{outcome.status} | {outcome.error} |")
+    done = [o for o in outcomes if o.status == "completed"]
+    report.say(f"\n{len(done)} of {len(outcomes)} completed; median wall "
+               f"{sorted(o.seconds for o in done)[len(done) // 2]:.1f} s" if done
+               else f"\n0 of {len(outcomes)} completed")
+    (args.out / "models.json").write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
+
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -125,8 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=480.0,
                         help="seconds for the whole check")
     parser.add_argument("--no-tests", action="store_true")
+    parser.add_argument("--no-models", action="store_true")
     parser.add_argument("--no-benchmarks", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("gpu-check"))
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="the models' genbench workdir (default OUT/work); its checkpoints "
+                             "take hundreds of MB, so keep it out of a folder that is shipped")
     args = parser.parse_args(argv)
     deadline = time.perf_counter() + args.budget
     args.out.mkdir(parents=True, exist_ok=True)
@@ -151,42 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         report.say(f"{summary.strip('= ') or 'no summary'} ({seconds:.0f} s)")
         failed |= code != 0
 
-    from genbench.plugins import get_registries
-
-    models = ([m for m in args.models.split(",") if m] if args.models
-              else sorted(get_registries().models.names()))
-    chosen = dict(item.split("=", 1) for item in args.dataset)
-    workdir = args.out / "work"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GENBENCH_NO_COLOR": "1"}
-    report.say(f"\n## every model: {args.steps} steps, sampled and scored on {args.device}, "
-               f"one at a time\n")
-    report.say("| model | dataset | wall s | status | error |")
-    report.say("|---|---|---:|---|---|")
-    outcomes = []
-    for model in models:
-        dataset = chosen.get(model) or default_dataset(model)
-        left = deadline - time.perf_counter()
-        if left < 5:
-            outcome = Outcome(model, dataset, 0.0, "skipped", "out of --budget")
-        else:
-            code, seconds, out = run_logged(
-                [sys.executable, "-m", "genbench", "run", model, "--dataset", dataset,
-                 "--steps", str(args.steps), "--device", args.device, "--workdir",
-                 str(workdir)],
-                args.out / f"run-{model}.log", min(args.run_timeout, left), env)
-            status = ("timed out" if code is None else "completed" if code == 0
-                      else f"exit {code}")
-            outcome = Outcome(model, dataset, seconds, status,
-                              "" if code == 0 else first_error_line(out))
-        outcomes.append(outcome)
-        failed |= outcome.status not in ("completed", "skipped")
-        report.say(f"| {outcome.name} | {outcome.dataset} | {outcome.seconds:.1f} | "
-                   f"{outcome.status} | {outcome.error} |")
-    done = [o for o in outcomes if o.status == "completed"]
-    report.say(f"\n{len(done)} of {len(outcomes)} completed; median wall "
-               f"{sorted(o.seconds for o in done)[len(done) // 2]:.1f} s" if done
-               else f"\n0 of {len(outcomes)} completed")
-    (args.out / "models.json").write_text(json.dumps([o.__dict__ for o in outcomes], indent=1))
+    if not args.no_models:
+        failed |= check_models(args, deadline, report)
 
     if not args.no_benchmarks:
         report.say("\n## benchmarks\n")
@@ -202,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = on_gpu if args.device == "cuda" else on_cpu
             cmd = [sys.executable, str(path), *extra, "--device", args.device]
             code, seconds, out = run_logged(cmd, args.out / f"{path.stem}.log",
-                                            min(limit, left), env)
+                                            min(limit, left), ENV)
             status = "timed out" if code is None else f"exit {code}"
             report.say(f"### {script} ({seconds:.0f} s, {status})\n")
             report.say("```\n" + "\n".join(out.strip().splitlines()[-25:]) + "\n```")

@@ -20,7 +20,8 @@ def test_device_check_runs_its_cpu_subset_and_reports_failures(tmp_path):
     check = _gpu_check()
     code = check.main(["--device", "cpu", "--models", "gan,ae", "--dataset", "gan=ring8",
                        "--dataset", "ae=no-such-set", "--steps", "3", "--no-tests",
-                       "--no-benchmarks", "--out", str(tmp_path)])
+                       "--no-benchmarks", "--out", str(tmp_path), "--workdir",
+                       str(tmp_path.parent / "models-work")])
     report = (tmp_path / "report.md").read_text()
     rows = {line.split("|")[1].strip(): line for line in report.splitlines()
             if line.startswith("| ") and not line.startswith("| model")}
@@ -31,6 +32,17 @@ def test_device_check_runs_its_cpu_subset_and_reports_failures(tmp_path):
     assert "1 of 2 completed" in report
     assert code == 1
     assert (tmp_path / "run-gan.log").read_text().startswith("$ ")
+    # The models' workdir (checkpoints) is kept apart from the report folder when asked.
+    assert (tmp_path.parent / "models-work" / "genbench.sqlite").is_file()
+    assert not (tmp_path / "work").exists()
+
+
+def test_device_check_parts_can_be_left_out(tmp_path):
+    """A check split over two short calls: each part can be left out."""
+    code = _gpu_check().main(["--device", "cpu", "--no-tests", "--no-models", "--no-benchmarks",
+                              "--out", str(tmp_path)])
+    report = (tmp_path / "report.md").read_text()
+    assert code == 0 and "## every model" not in report and "## benchmarks" not in report
 
 
 def test_device_check_picks_a_dataset_that_fits_each_model():
