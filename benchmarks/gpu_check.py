@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -129,7 +130,7 @@ def check_models(args, deadline: float, report: Report) -> bool:
     chosen = dict(item.split("=", 1) for item in args.dataset)
     workdir = args.workdir or args.out / "work"
     report.say(f"\n## every model: {args.steps} steps, sampled and scored on {args.device}, "
-               f"one at a time\n")
+               f"one at a time" + (f", with {args.run_args}" if args.run_args else "") + "\n")
     report.say("| model | dataset | wall s | status | error |")
     report.say("|---|---|---:|---|---|")
     outcomes = []
@@ -142,7 +143,7 @@ def check_models(args, deadline: float, report: Report) -> bool:
             code, seconds, out = run_logged(
                 [sys.executable, "-m", "genbench", "run", model, "--dataset", dataset,
                  "--steps", str(args.steps), "--device", args.device, "--workdir",
-                 str(workdir)],
+                 str(workdir), *shlex.split(args.run_args)],
                 args.out / f"run-{model}.log", min(args.run_timeout, left), ENV)
             status = ("timed out" if code is None else "completed" if code == 0
                       else f"exit {code}")
@@ -173,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one model's run may take")
     parser.add_argument("--budget", type=float, default=480.0,
                         help="seconds for the whole check")
+    parser.add_argument("--run-args", default="", metavar="ARGS",
+                        help="more options for every model's run, e.g. \"--precision bf16 "
+                             "--channels-last\" (the table's title says them)")
     parser.add_argument("--no-tests", action="store_true")
     parser.add_argument("--no-models", action="store_true")
     parser.add_argument("--no-benchmarks", action="store_true")

@@ -76,7 +76,10 @@ def compute_fd(ctx: MetricContext) -> dict[str, float]:
 def compute_kid(ctx: MetricContext) -> dict[str, float]:
     from genbench.metrics.kid import kid
 
-    real, fake = ctx.real_features.features, ctx.fake_features.features
+    # float64 on the run's device: 100 subsets of 1,000 x 2,048 products are about 1.2 TFLOP,
+    # tens of seconds on a CPU and tens of milliseconds on a GPU.
+    real = ctx.real_features.features.to(ctx.device)
+    fake = ctx.fake_features.features.to(ctx.device)
     smaller = min(len(real), len(fake))
     size = min(ctx.options.get("kid_subset_size", 1000), smaller)
     if size == smaller:  # every subset would be the whole set, and the spread meaningless

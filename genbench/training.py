@@ -150,6 +150,9 @@ def _home(device: torch.device, tensors: list[torch.Tensor | None]) -> torch.dev
         return device
     needed = sum(t.numel() * t.element_size() for t in tensors if t is not None)
     free, _ = torch.cuda.mem_get_info(device)
+    # What this process's allocator holds but does not use is free to it (earlier runs of a
+    # sweep in the same process leave such blocks behind).
+    free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     return device if needed <= free // 2 else torch.device("cpu")
 
 
@@ -188,7 +191,9 @@ def _rng_state() -> dict:
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # Per device that is here: a checkpoint from a machine with more GPUs still resumes.
+        for index, saved in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(saved, index)
 
 
 @contextmanager
@@ -346,6 +351,12 @@ def train(model, batches: InMemoryBatches, config, *, checkpoint: Path, meta: di
     with _stop_on_first_interrupt() as interrupt:
         while step < config.steps:
             x, y = batches.batch(step)
+            if compiled:
+                # A step is one CUDA-graph generation ("reduce-overhead" compiles): a GAN's
+                # step calls D for real, G, D for fake and two backwards, and none of them may
+                # overwrite another's outputs before the step is over. Without CUDA graphs
+                # this only counts steps.
+                torch.compiler.cudagraph_mark_step_begin()
             with _autocast(precision, batches.device):
                 if compiled and first_step:
                     losses = _first_compiled_step(model, x, y)

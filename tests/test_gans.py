@@ -173,6 +173,27 @@ def test_discriminator_targets():
     assert torch.equal(fake[~flipped], torch.zeros(int((~flipped).sum())))
 
 
+
+def test_discriminator_targets_draw_where_their_generator_is(monkeypatch):
+    """On a GPU, torch.rand(n, generator=<CPU generator>, device="cuda") raises ("Expected a
+    'cuda' device type for generator"); "meta" stands in for the GPU, and torch.rand is made
+    as strict as CUDA's."""
+    from genbench_gans.core import discriminator_targets
+
+    real_rand = torch.rand
+
+    def strict_rand(*size, generator=None, device=None, **kwargs):
+        if generator is not None and torch.device(device or "cpu") != generator.device:
+            raise RuntimeError(f"Expected a {torch.device(device).type!r} device type for "
+                               f"generator but found {generator.device.type!r}")
+        return real_rand(*size, generator=generator, device=device, **kwargs)
+
+    monkeypatch.setattr(torch, "rand", strict_rand)
+    for tricks in (Tricks(noisy_labels=True), Tricks(label_flip=0.5)):
+        real, fake = discriminator_targets(8, tricks, torch.Generator().manual_seed(0), "meta")
+        assert real.device.type == fake.device.type == "meta"
+
+
 def test_target_tricks_reach_the_loss():
     """Same batch, same weights: smoothing changes D's loss."""
     losses = []

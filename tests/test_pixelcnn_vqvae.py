@@ -199,6 +199,19 @@ def test_quantisation_picks_the_nearest_code():
     assert nearest_codes(exact, codebook).flatten().tolist() == [7, 2]
 
 
+def test_nearest_codes_are_found_in_fp32_under_bf16_autocast():
+    """Codes closer to each other than bf16 can tell apart: under autocast the distances in
+    bf16 chose other codes than the nearest."""
+    g = torch.Generator().manual_seed(1)
+    codebook = 4 + 0.01 * torch.randn(64, 16, generator=g)  # far from 0, close together
+    z = 4 + 0.01 * torch.randn(8, 16, 4, 4, generator=g)
+    expected = nearest_codes(z, codebook)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(nearest_codes(z, codebook), expected)
+        assert torch.equal(nearest_codes(z.bfloat16(), codebook), nearest_codes(
+            z.bfloat16().float(), codebook))
+
+
 def test_straight_through_passes_the_reconstruction_gradient_to_the_encoder():
     model = build("vq-vae", (1, 8, 8), *TINY_VQVAE, "codebook=loss")
     x = random_images(4, (1, 8, 8))

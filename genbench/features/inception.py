@@ -348,7 +348,9 @@ class InceptionExtractor(Extractor):
             host.copy_(to_pixels(x[start:start + step]))
             images = host.to(self.device, non_blocking=True)
             copied[slot] = torch.cuda.Event()
-            copied[slot].record()
+            # On the stream the copy went to: with --device cuda:1 the current stream is
+            # device 0's, and an event there would not wait for the copy.
+            copied[slot].record(torch.cuda.current_stream(self.device))
             yield start, images
 
 

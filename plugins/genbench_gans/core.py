@@ -53,16 +53,21 @@ def discriminator_targets(n: int, config, generator: torch.Generator | None = No
     Draws random numbers (from ``generator``, or that device's global RNG) only for the
     tricks that are on.
     """
+    def uniform() -> torch.Tensor:  # from the generator's device, then to D's
+        if generator is None:
+            return torch.rand(n, device=device)
+        return torch.rand(n, generator=generator, device=generator.device).to(device)
+
     if config.noisy_labels:
         lo, hi = NOISY_REAL
-        real = lo + (hi - lo) * torch.rand(n, generator=generator, device=device)
+        real = lo + (hi - lo) * uniform()
         lo, hi = NOISY_FAKE
-        fake = lo + (hi - lo) * torch.rand(n, generator=generator, device=device)
+        fake = lo + (hi - lo) * uniform()
     else:
         real = torch.full((n,), config.label_smoothing or 1.0, device=device)
         fake = torch.zeros(n, device=device)
     if config.label_flip > 0:
-        flip = torch.rand(n, generator=generator, device=device) < config.label_flip
+        flip = uniform() < config.label_flip
         real, fake = torch.where(flip, fake, real), torch.where(flip, real, fake)
     return real, fake
 

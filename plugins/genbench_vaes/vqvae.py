@@ -91,10 +91,15 @@ def decoder(out_channels: int, hidden: int, code_dim: int, upsample: int,
 
 
 def nearest_codes(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """(N, D, h, w) encodings -> (N, h, w) index of the nearest codebook row (Euclidean)."""
-    flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
-    dist = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.t()
-            + codebook.pow(2).sum(1)[None, :])
+    """(N, D, h, w) encodings -> (N, h, w) index of the nearest codebook row (Euclidean).
+
+    In fp32 even under bf16 autocast: bf16's 3 significant digits in the distances would
+    pick codes that are not the nearest."""
+    with torch.autocast(z.device.type, enabled=False):
+        flat = z.float().permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+        book = codebook.float()
+        dist = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ book.t()
+                + book.pow(2).sum(1)[None, :])
     return dist.argmin(dim=1).view(z.shape[0], z.shape[2], z.shape[3])
 
 
@@ -117,10 +122,12 @@ def update_ema_codebook(codebook: torch.Tensor, count: torch.Tensor, sums: torch
     toward this batch's assignment counts and summed encodings (z_e (N, D, h, w), idx
     (N, h, w)); ``codebook`` becomes m_i over the Laplace-smoothed counts."""
     k = codebook.shape[0]
-    flat = z_e.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
+    flat = z_e.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1]).to(sums.dtype)
     onehot = F.one_hot(idx.flatten(), k).to(flat.dtype)
     count.mul_(decay).add_(onehot.sum(0), alpha=1 - decay)
-    sums.mul_(decay).add_(onehot.t() @ flat, alpha=1 - decay)
+    with torch.autocast(z_e.device.type, enabled=False):  # the sums in the codebook's dtype
+        summed = onehot.t() @ flat
+    sums.mul_(decay).add_(summed, alpha=1 - decay)
     total = count.sum()
     smoothed = (count + eps) / (total + k * eps) * total
     codebook.copy_(sums / smoothed[:, None])
