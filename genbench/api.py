@@ -93,11 +93,21 @@ def resolve_device(device: str):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
         return torch.device("cpu")
-    if device.startswith("cuda"):
+    if device == "cuda" or device.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise GenbenchError("--device cuda: no CUDA device is available here; "
                                 "use --device cpu or auto")
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except RuntimeError:
+            raise GenbenchError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") \
+                from None
+        count = torch.cuda.device_count()
+        if chosen.index is not None and chosen.index >= count:
+            raise GenbenchError(f"--device {device}: {count} GPU{'s are' if count > 1 else ' is'}"
+                                f" visible here (cuda:0 to cuda:{count - 1}); pick one of "
+                                f"them, or cuda for the first")
+        return chosen
     raise GenbenchError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
 
 

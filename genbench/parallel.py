@@ -229,15 +229,18 @@ class LocalPool:
 
         self.workdir = workdir
         torch_device = resolve_device(device)
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         self.device = device
         self.gpus: list[str] = []
         if torch_device.type == "cuda":
             import torch
 
             visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            ids = ([g.strip() for g in visible.split(",") if g.strip()] if visible
-                   else [str(i) for i in range(torch.cuda.device_count())])
+            count = torch.cuda.device_count()
+            # CUDA_VISIBLE_DEVICES may name more GPUs than exist; CUDA shows only those
+            # before the first that does not, and so do the workers' slots.
+            ids = ([g.strip() for g in visible.split(",") if g.strip()][:count] if visible
+                   else [str(i) for i in range(count)])
             # "cuda:3" keeps to GPU 3; "cuda" and "auto" use every visible GPU, one per slot.
             self.gpus = [ids[torch_device.index]] if torch_device.index is not None else ids
             self.device = "cuda"
@@ -310,8 +313,21 @@ class LocalPool:
                 task.handle.kill()
                 task.handle.wait()
 
+    def prepare(self, tasks: list[Task], notify: Callable[[str], None] | None = None) -> None:
+        """Nothing: local workers share the workdir's cache, and the first to need an
+        evaluator trains it while the others wait (a file lock)."""
+
     def close(self) -> None:
         pass
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: Slurm, taskset and containers
+    limit it), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def _threads(share: int) -> int:
@@ -351,9 +367,17 @@ class _Sink:
     entry's scratch (a workdir on the driver's disk), hands it to a retried task, and writes the
     tasks' progress there for the driver to read."""
 
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, cache: str = "") -> None:
         self.workdir = Path(workdir)
+        self.cache = Path(cache) if cache else None
         self.attempts: dict[str, int] = {}
+
+    def evaluators(self) -> dict[str, bytes]:
+        """The driver's trained evaluators (``CACHE/evaluators/*.pt``), by file name."""
+        folder = self.cache / EVALUATORS if self.cache else None
+        if folder is None or not folder.is_dir():
+            return {}
+        return {path.name: path.read_bytes() for path in sorted(folder.glob("*.pt"))}
 
     def seed(self, key: str) -> tuple[int, dict | None, bytes | None]:
         """The attempt's number and the run to continue: its record and checkpoint."""
@@ -392,6 +416,20 @@ class _Sink:
 
 
 _TOKEN_FILE = "~/.ray/auth_token"
+EVALUATORS = "evaluators"  # the folder of the feature cache that holds trained evaluators
+
+
+def _receive_evaluators(sink, cache: Path) -> None:
+    """On a node other than the driver's: the driver's evaluators into this node's cache, so
+    every run of the sweep is scored in one feature space (an evaluator trained here would
+    differ: GPU training is not bit-reproducible)."""
+    import ray
+
+    folder = cache / EVALUATORS
+    for name, data in ray.get(sink.evaluators.remote()).items():
+        if not (folder / name).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
 
 
 def _token_if_any() -> None:
@@ -440,6 +478,8 @@ def _ray_task(spec: dict[str, Any], key: str, sink) -> dict[str, Any]:
     os.environ.setdefault("GENBENCH_CACHE_DIR", spec["cache"] if here else str(
         Path(tempfile.gettempdir()) / "genbench-cache"))
     try:
+        if not here:
+            _receive_evaluators(sink, Path(os.environ["GENBENCH_CACHE_DIR"]))
         attempt, record, checkpoint = ray.get(sink.seed.remote(key))
         if record is not None:  # a previous attempt's run: continue it from its checkpoint
             saved = RunRecord.from_dict(record)
@@ -452,9 +492,11 @@ def _ray_task(spec: dict[str, Any], key: str, sink) -> dict[str, Any]:
         stop = threading.Event()
 
         def ship() -> None:
-            """Each checkpoint the run saves, with its record, to the driver's node."""
+            """Each checkpoint the run saves, with its record, to the driver's node; once
+            more after the run returns, for the checkpoint a cancelled run saves as it stops."""
             seen: dict[Path, float] = {}
-            while not stop.wait(1.0):
+            while True:
+                stopping = stop.wait(1.0)
                 for path in (scratch / "runs").glob("*/checkpoint.pt"):
                     try:
                         stamp = path.stat().st_mtime
@@ -465,15 +507,27 @@ def _ray_task(spec: dict[str, Any], key: str, sink) -> dict[str, Any]:
                     except OSError:
                         continue
                     if runs:
+                        try:
+                            ray.get(sink.save.remote(key, runs[-1].to_dict(), data))
+                        except Exception:  # noqa: BLE001 - the next checkpoint tries again
+                            continue
                         seen[path] = stamp
-                        ray.get(sink.save.remote(key, runs[-1].to_dict(), data))
+                if stopping:
+                    return
 
         shipper = threading.Thread(target=ship, daemon=True)
         shipper.start()
+        # Ray starts tasks in a folder of its own: relative paths (--data-root ./data,
+        # paired-folder:./facades) mean what they meant where the sweep was started, when
+        # that folder is on this node too (a shared file system).
+        before = os.getcwd()
+        if spec.get("cwd") and Path(spec["cwd"]).is_dir():
+            os.chdir(spec["cwd"])
         try:
             result = work(spec, scratch,
                           lambda info: sink.progress.remote(key, {**info, "attempt": attempt}))
         finally:
+            os.chdir(before)
             stop.set()
             shipper.join()
         out: dict[str, Any] = {"result": result, "record": None, "archive": None}
@@ -486,6 +540,18 @@ def _ray_task(spec: dict[str, Any], key: str, sink) -> dict[str, Any]:
         return out
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _smallest_node(nodes: list[dict], use_gpu: bool) -> tuple[int, int]:
+    """(CPUs of the smallest node that can run a task, the CPUs per GPU on the GPU node with
+    the fewest of them) among the live nodes of ``ray.nodes()``."""
+    able = [n.get("Resources", {}) for n in nodes if n.get("Alive", True)]
+    able = [r for r in able if r.get("CPU", 0) >= 1 and (r.get("GPU", 0) >= 1 or not use_gpu)]
+    if not able:
+        return 1, 1
+    cpus = int(min(r["CPU"] for r in able))
+    per_gpu = int(min(r["CPU"] // r["GPU"] for r in able)) if use_gpu else cpus
+    return max(1, cpus), max(1, per_gpu)
 
 
 class RayPool:
@@ -516,7 +582,7 @@ class RayPool:
                 if address:
                     ray.init(address=address, **options)
                 else:  # a new instance, not a cluster an old ray_current_cluster file names
-                    ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+                    ray.init(address="local", num_cpus=usable_cores(), **options)
             except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 hint = ("Start a cluster with `ray start --head` and pass --executor "
@@ -539,22 +605,51 @@ class RayPool:
         self.device = "cuda" if use_gpu else ("cpu" if device == "auto" else device)
         # Runs at once: one per GPU, or as many as the CPUs allow with --jobs's share of threads.
         self.jobs = jobs or (self.gpus if use_gpu else cpus)
-        self.threads = _threads(max(1, cpus // self.jobs) if not use_gpu
-                                else max(1, cpus // max(1, self.gpus)))
+        # A task runs on one node: its threads (and the CPUs it reserves) are a share of the
+        # smallest node that can take it, or Ray would hold it back forever as infeasible.
+        node_cpus, node_share = _smallest_node(ray.nodes(), use_gpu)
+        share = (max(1, cpus // self.jobs) if not use_gpu else node_share)
+        self.threads = min(_threads(min(share, node_cpus)), node_cpus)
         here = ray.get_runtime_context().get_node_id()
         sink = ray.remote(num_cpus=0)(_Sink).options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False))
-        self.sink = sink.remote(str(Path(workdir).resolve()))
-        self.task = ray.remote(_ray_task).options(
-            num_cpus=1 if use_gpu else self.threads, num_gpus=1 if use_gpu else 0,
-            max_retries=RETRIES, retry_exceptions=False)
         self.workdir = workdir
-        self.node = here
         self.cache = str(Path(cache_dir(workdir)).resolve())
+        self.sink = sink.remote(str(Path(workdir).resolve()), self.cache)
+        # Given to ray.remote itself, num_gpus also gives each GPU task a fresh worker process
+        # (max_calls=1): a reused one keeps the GPU its first task had, whatever Ray assigns
+        # next, and two runs would share a GPU while another idles.
+        self.task = ray.remote(
+            num_cpus=self.threads, num_gpus=1 if use_gpu else 0,
+            max_calls=1 if use_gpu else 0, max_retries=RETRIES,
+            retry_exceptions=False)(_ray_task)
+        self.node = here
+
+    def prepare(self, tasks: list[Task], notify: Callable[[str], None] | None = None) -> None:
+        """Train, on the driver, each evaluator the tasks will score with, before any task
+        starts: tasks on other nodes receive it instead of training their own."""
+        from genbench import api, evaluation
+        from genbench.plugins import get_registries
+
+        datasets = get_registries().datasets
+        wanted = dict.fromkeys((t.entry.dataset, t.data_root) for t in tasks)
+        for name, data_root in wanted:
+            try:
+                spec = datasets.get(name)
+                if api.check_extractor(None, spec) != "evaluator":
+                    continue
+                if notify:
+                    notify(f"the {name} evaluator: trained (or found) once here, for every "
+                           f"node")
+                evaluation.Scorer(spec, api.resolve_device("auto"), self.workdir,
+                                  {"data_root": data_root}, seed=0).extractor("evaluator")
+            except GenbenchError:
+                continue  # the entries fail on their own, each with the message
 
     def launch(self, task: Task) -> None:
         spec = _spec(task.entry, self.device, task.data_root, self.threads)
         spec["driver_node"], spec["cache"] = self.node, self.cache
+        spec["cwd"] = os.getcwd()  # relative --data-root and folder datasets mean from here
         task.scratch.mkdir(parents=True, exist_ok=True)
         task.handle = self.task.remote(spec, task.scratch.name, self.sink)
 
@@ -602,9 +697,14 @@ class RayPool:
         return info
 
     def interrupt(self, tasks: list[Task], wait: float = 60.0) -> None:
-        for task in tasks:
-            if task.handle is not None:
-                self.ray.cancel(task.handle)
+        """Ctrl-C for each running task (a run stops after its step and saves a checkpoint,
+        which its task ships), then wait up to ``wait`` seconds for them to end, before
+        ``close`` shuts Ray down under them."""
+        handles = [task.handle for task in tasks if task.handle is not None]
+        for handle in handles:
+            self.ray.cancel(handle)
+        if handles:
+            self.ray.wait(handles, num_returns=len(handles), timeout=wait)
 
     def close(self) -> None:
         if self.started:
@@ -617,7 +717,8 @@ class RayPool:
 def execute(planned: list, *, workdir: str | Path, executor: str = "local",
             jobs: int | None = None, device: str = "auto", data_root: str | None = None,
             fail_fast: bool = False, watch: Watch | None = None,
-            report: Callable[[int, Any], None] | None = None):
+            report: Callable[[int, Any], None] | None = None,
+            notify: Callable[[str], None] | None = None):
     """Run the entries that are not done in workers, ``jobs`` at once; see the module's doc.
 
     ``watch(tasks)`` is called after every poll with every task (state, progress, where);
@@ -629,7 +730,9 @@ def execute(planned: list, *, workdir: str | Path, executor: str = "local",
     workdir = api.prepare_workdir(workdir)
     kind, address = parse_executor(executor)
     torch_device = api.resolve_device(device) if kind == "local" else None
-    if torch_device is not None:
+    if torch_device is not None and torch_device.type == "cpu":
+        # On a GPU the workers check (--precision bf16 asks the GPU, and asking it here
+        # would hold a CUDA context in the driver for the whole sweep).
         for options in dict.fromkeys(item.entry.speed for item in planned):
             options.check_device(torch_device)
     outcomes: dict[int, Any] = {}
@@ -647,6 +750,7 @@ def execute(planned: list, *, workdir: str | Path, executor: str = "local",
         if tasks:
             pool = (LocalPool(workdir, jobs or 0, device) if kind == "local"
                     else RayPool(workdir, jobs, device, address))
+            pool.prepare(tasks, notify)
         queue = deque(tasks)
         running: list[Task] = []
 

@@ -88,7 +88,7 @@ class SpeedOptions:
         import torch
 
         if self.precision == "bf16" and device.type == "cuda" \
-                and not torch.cuda.is_bf16_supported():
+                and not _bf16_on(device):
             raise GenbenchError(f"--precision bf16: {torch.cuda.get_device_name(device)} "
                                 f"cannot compute in bfloat16; use --precision fp32")
         if self.compile and device.type == "cpu" and COMPILE_BACKEND == "inductor" \
@@ -102,6 +102,16 @@ class SpeedOptions:
         return {"precision": self.precision, "channels_last": self.channels_last,
                 "compile": self.compile, "log_every": self.log_interval(device),
                 "fused_optimizers": device.type == "cuda"}
+
+
+def _bf16_on(device) -> bool:
+    """Whether the GPU ``device`` names (not the current one) computes in bfloat16."""
+    import torch
+
+    if device.index is None:  # the current GPU
+        return torch.cuda.is_bf16_supported()
+    with torch.cuda.device(device.index):
+        return torch.cuda.is_bf16_supported()
 
 
 def settings_of(hashed: dict[str, Any]) -> list[str]:

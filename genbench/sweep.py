@@ -389,13 +389,15 @@ def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto"
             data_root: str | None = None, fail_fast: bool = False,
             watch: Watch | None = None, report: Report | None = None,
             executor: str = "local", jobs: int | None = None,
-            watch_tasks: Callable[[list], None] | None = None) -> SweepResult:
+            watch_tasks: Callable[[list], None] | None = None,
+            notify: Callable[[str], None] | None = None) -> SweepResult:
     """Run the entries that are not done, one after another, with ``api.run``.
 
     ``executor="local"`` with ``jobs`` other than None or 1 (0: one per GPU or core), or
     ``executor="ray"`` / ``"ray:ADDRESS"`` (``jobs`` None: what the cluster holds), runs them
     in workers instead, several at once (:mod:`genbench.parallel`); ``watch_tasks(tasks)``
-    then follows them in place of ``watch``.
+    then follows them in place of ``watch``, and ``notify(text)`` hears what the driver does
+    beside them (training an evaluator for a Ray cluster).
 
     The store is read again before each entry, so an entry that another sweep on the same
     workdir completed in the meantime is skipped, not run twice (two sweeps may still start
@@ -411,7 +413,7 @@ def execute(planned: list[Planned], *, workdir: str | Path, device: str = "auto"
 
         return parallel.execute(planned, workdir=workdir, executor=executor, jobs=jobs,
                                 device=device, data_root=data_root, fail_fast=fail_fast,
-                                watch=watch_tasks, report=report)
+                                watch=watch_tasks, report=report, notify=notify)
     api.prepare_workdir(workdir)
     # A bad --device (or one that cannot do --precision bf16) fails before the first entry.
     torch_device = api.resolve_device(device)

@@ -23,7 +23,7 @@ import torch
 from test_cli import assert_one_line_error
 
 from genbench import sweep as sweeps
-from genbench.parallel import SCRATCH
+from genbench.parallel import SCRATCH, usable_cores
 from genbench.results.store import STORE_NAME, Store
 
 # Four entries, a few hundred steps of small models on a 2-D toy: long enough to be killed
@@ -288,14 +288,56 @@ def test_local_workers_each_get_one_gpu(tmp_path, monkeypatch, device, visible, 
     gpus, count = expect
     assert pool.jobs == count and pool.device == "cuda"
     assert [pool.environment(slot)["CUDA_VISIBLE_DEVICES"] for slot in range(count)] == gpus
-    assert pool.environment(0)["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1)
-                                                             // count))
+    assert pool.environment(0)["OMP_NUM_THREADS"] == str(max(1, usable_cores() // count))
+
+
+def test_local_workers_only_get_gpus_that_exist(tmp_path, monkeypatch):
+    """CUDA_VISIBLE_DEVICES=0,1,7 on a machine with two GPUs: CUDA shows two, and a worker
+    given "7" saw none and failed its run."""
+    from genbench import api
+    from genbench.parallel import LocalPool
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(api, "resolve_device", lambda d: torch.device("cuda"))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,7")
+    pool = LocalPool(tmp_path, 0, "cuda")
+    assert pool.gpus == ["0", "1"] and pool.jobs == 2
+
+
+def test_a_gpu_index_that_is_not_here_is_a_one_line_error(monkeypatch):
+    from genbench import api
+    from genbench.errors import GenbenchError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert api.resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(GenbenchError, match=r"cuda:5: 2 GPUs are visible here \(cuda:0 to "
+                                            r"cuda:1\)"):
+        api.resolve_device("cuda:5")  # was an IndexError in the sweep's driver
+    for bad in ("cuda:x", "cudaa"):
+        with pytest.raises(GenbenchError, match="unknown device"):
+            api.resolve_device(bad)
+
+
+def test_ray_tasks_fit_the_smallest_node_that_can_take_them():
+    """A task runs on one node: with 4 x 16 cores, --jobs 2 asked for 32 CPUs a task, which no
+    node has, and Ray held every task back for ever."""
+    from genbench.parallel import _smallest_node
+
+    nodes = [{"Alive": True, "Resources": {"CPU": 16.0}}] * 4
+    assert _smallest_node(nodes, use_gpu=False) == (16, 16)
+    mixed = [{"Alive": True, "Resources": {"CPU": 16.0, "GPU": 8.0}},
+             {"Alive": True, "Resources": {"CPU": 64.0}},
+             {"Alive": False, "Resources": {"CPU": 2.0, "GPU": 8.0}}]
+    assert _smallest_node(mixed, use_gpu=True) == (16, 2)  # 2 CPUs per GPU there
+    assert _smallest_node(mixed, use_gpu=False) == (16, 16)
+    assert _smallest_node([], use_gpu=True) == (1, 1)
 
 
 def test_local_workers_share_the_cores_without_a_gpu(tmp_path, monkeypatch):
     from genbench.parallel import LocalPool
 
-    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))  # 16 cores to use
     pool = LocalPool(tmp_path, 4, "cpu")
     assert (pool.jobs, pool.threads, pool.gpus) == (4, 4, [])
     assert "CUDA_VISIBLE_DEVICES" not in pool.environment(0) or \
@@ -381,3 +423,46 @@ def test_ray_cluster_by_address_with_token_authentication(tmp_path):
         os.killpg(head.pid, signal.SIGKILL)
         head.wait(60)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_nodes_score_with_the_evaluator_the_driver_trained(tmp_path, monkeypatch):
+    """Each node trained its own evaluator, and GPU training is not bit-reproducible, so runs
+    of one sweep were scored in different feature spaces. Now the driver trains it before any
+    task starts, and a task on another node receives the file (the node is stood in for by a
+    second cache folder; the Ray calls by plain ones)."""
+    ray = pytest.importorskip("ray", reason="Ray is in the test extra")
+    from types import SimpleNamespace
+
+    from test_evaluator_datasets import build, write_fake
+
+    from genbench.features import evaluator as evaluator_module
+    from genbench.parallel import RayPool, Task, _receive_evaluators, _Sink
+
+    monkeypatch.setattr(evaluator_module, "EPOCH_EXAMPLES", 512)  # a quick evaluator
+    monkeypatch.setattr(evaluator_module, "WIDTH", 8)
+    driver_cache, node_cache = tmp_path / "driver-cache", tmp_path / "node-cache"
+    monkeypatch.setenv("GENBENCH_CACHE_DIR", str(driver_cache))
+    write_fake("mnist", tmp_path / "data")
+    work = tmp_path / "work"
+    blocks = sweeps.make_blocks(models=["gan"], datasets=["mnist", "ring8"], seeds=[0, 1])
+    tasks = [Task(i, item, tmp_path / "scratch", str(tmp_path / "data"))
+             for i, item in enumerate(sweeps.plan(sweeps.expand(blocks), work))]
+    pool = RayPool.__new__(RayPool)  # its prepare step alone, without a cluster
+    pool.workdir = work
+    said: list[str] = []
+    pool.prepare(tasks, said.append)
+    assert said == ["the mnist evaluator: trained (or found) once here, for every node"]
+    (trained,) = (driver_cache / "evaluators").glob("*.pt")  # once, none for ring8
+
+    sink = _Sink(str(work), str(driver_cache))
+    monkeypatch.setattr(ray, "get", lambda value: value)
+    _receive_evaluators(SimpleNamespace(evaluators=SimpleNamespace(remote=sink.evaluators)),
+                        node_cache)
+    assert (node_cache / "evaluators" / trained.name).read_bytes() == trained.read_bytes()
+    # On the node it is loaded, not trained again: the driver's feature space.
+    monkeypatch.setenv("GENBENCH_CACHE_DIR", str(node_cache))
+    reports: list = []
+    on_node = build("mnist", tmp_path / "node-work", tmp_path / "data", reports)
+    monkeypatch.setenv("GENBENCH_CACHE_DIR", str(driver_cache))
+    assert on_node.info["key"] == build("mnist", work, tmp_path / "data").info["key"]
+    assert not any("training" in str(what) for what, *_ in reports)

@@ -306,7 +306,7 @@ def sweep(
             result = sweeps.execute(planned, workdir=workdir, device=device,
                                     data_root=data_root, fail_fast=fail_fast,
                                     report=table.report, watch_tasks=table.watch,
-                                    executor=executor, jobs=jobs)
+                                    executor=executor, jobs=jobs, notify=console.print)
     boards_dir = Path(out_dir) if out_dir else Path(workdir) / "leaderboards"
     boards = sweeps.render_leaderboards(planned, workdir, boards_dir)
     if fmt == Format.json:

@@ -58,7 +58,9 @@ def cache_dir() -> Path:
 
 
 def workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+    from genbench.parallel import usable_cores
+
+    return max(1, min(8, usable_cores()))
 
 
 def cached(name: str, root: str | Path, files: Sequence[str | Path], params: dict,
