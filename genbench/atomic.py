@@ -26,11 +26,25 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file 0600; the result gets what a plain open() would give it
+        # (0666 less the umask), so a shared workdir or a served leaderboard is readable.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back), read once
+    at import, before any thread could create a file meanwhile."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 
 def remove_leftovers(folder: str | os.PathLike) -> list[Path]:

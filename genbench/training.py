@@ -173,9 +173,16 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError,
             zipfile.BadZipFile) as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        # torch's own text is long and, for a file that fails the safe load, advises loading
+        # it unsafely: not advice to pass on. Its kind says enough.
+        why = ("cut short or not a torch file" if isinstance(exc, (EOFError, zipfile.BadZipFile))
+               or "PytorchStreamReader" in str(exc) else
+               "not a torch file, or one holding more than tensors"
+               if isinstance(exc, pickle.UnpicklingError)
+               else type(exc).__name__)
         raise GenbenchError(f"checkpoint {path} is corrupt or not a genbench checkpoint "
-                            f"({type(exc).__name__}: {first})") from None
+                            f"({why}); it cannot be used: move it aside, then `genbench run` "
+                            f"without --resume trains the run again") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise GenbenchError(f"{path} is not a genbench checkpoint")
     return ckpt
@@ -198,8 +205,8 @@ def _set_rng_state(state: dict) -> None:
 
 @contextmanager
 def _stop_on_first_interrupt():
-    """The first Ctrl-C asks the loop to stop after the current step (so the checkpoint is
-    consistent); a second one interrupts at once."""
+    """The first Ctrl-C (or SIGTERM) asks the loop to stop after the current step (so the
+    checkpoint is consistent); a second one interrupts at once."""
     flag = {"stop": False}
     if threading_main():
         def handler(signum, frame):
@@ -207,11 +214,12 @@ def _stop_on_first_interrupt():
                 raise KeyboardInterrupt
             flag["stop"] = True
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield flag
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, before in previous.items():
+                signal.signal(sig, before)
     else:
         yield flag
 

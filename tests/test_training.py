@@ -151,7 +151,9 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(workdir):
     assert again.metric_map() == pytest.approx(record.metric_map())
 
 
-def test_ctrl_c_stops_after_the_step_saves_and_exits_130(workdir):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_after_the_step_saves_and_exits_130(workdir, sig):
+    """SIGTERM (kill, `timeout`, a scheduler) too: it left the run "running" for ever."""
     cmd = [sys.executable, "-c", "from genbench.cli import main; main()", "run", "gan",
            "--dataset", "ring8", "--steps", "3000", "--set", "hidden=16",
            "--set", "checkpoint_every=1000", "--workdir", str(workdir), "--format", "json"]
@@ -163,7 +165,7 @@ def test_ctrl_c_stops_after_the_step_saves_and_exits_130(workdir):
         if runs and (Path(runs[0].run_dir)).exists():
             break
     time.sleep(1.5)  # let training get under way
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr and "Traceback" not in stderr

@@ -250,3 +250,54 @@ def test_imported_runs_are_read_where_they_are_but_not_written_to(cli, tmp_path)
                           "-n", "16")
     assert code == 0, stderr
     assert (tmp_path / "pictures" / "samples.png").is_file()
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"seed": "abc"}, "'seed' must be a whole number, not a string"),
+    ({"wall_time": "slow"}, "'wall_time' must be a number, not a string"),
+    ({"model": None}, "'model' must be a string, not null"),
+    ({"steps": True}, "'steps' must be a whole number, not true or false"),
+    ({"status": "great"}, "status 'great' is none of"),
+    ({"colour": "red"}, "unknown field(s) 'colour'"),
+    ({"metrics": [{"name": "FD", "value": "high", "higher_is_better": False,
+                   "metric": "fd"}]}, "metrics[0]: 'value' must be a number"),
+    ({"metrics": ["FD"]}, "metrics[0] is a string, not an object"),
+])
+def test_a_bad_record_is_refused_by_import_and_the_store_keeps_working(cli, tmp_path, change,
+                                                                       says):
+    """A record whose seed was "abc" was imported, and then every leaderboard, export and
+    run on its dataset failed with an internal error."""
+    work = tmp_path / "work"
+    done = completed_run(cli, work)
+    record = json.loads((run_folder(work, done) / "record.json").read_text())
+    record.update(change, run_id="imported-run")
+    (tmp_path / "bad.json").write_text(json.dumps(record))
+    code, _, stderr = cli("runs", "import", tmp_path / "bad.json", "--workdir", work)
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert "is not a genbench run record" in stderr and says in stderr, stderr
+    assert [r.run_id for r in Store(work).runs()] == [done]
+    for args in (["leaderboard", "show"], ["runs", "export", "--out", tmp_path / "x.csv"]):
+        code, _, stderr = cli(*args, "--workdir", work)
+        assert code == 0, stderr
+
+
+def test_import_of_a_folder_without_records_says_so(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, stderr = cli("runs", "import", tmp_path / "empty", "--workdir", tmp_path / "w")
+    assert code == 2 and "no run records (.json files) in" in stderr
+
+
+def test_what_a_run_writes_is_readable_as_the_umask_allows(cli, tmp_path):
+    """Atomic writes went through mkstemp's 0600, so a shared workdir or a leaderboard folder
+    served on the web was readable by its owner alone."""
+    import os
+    import stat
+
+    from genbench import atomic
+
+    work = tmp_path / "work"
+    done = completed_run(cli, work)
+    expected = 0o666 & ~atomic._UMASK
+    for path in (run_folder(work, done) / "record.json", run_folder(work, done) / "checkpoint.pt",
+                 work / "leaderboards" / "ring8.md", work / "genbench.sqlite"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == expected, path

@@ -53,4 +53,11 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGTERM (kill, a scheduler's pre-emption, `timeout`) is Ctrl-C too: the run stops after
+    # its step with a checkpoint and is recorded as interrupted, not left "running".
+    signal.signal(signal.SIGTERM, _terminated)
     app()
+
+
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt

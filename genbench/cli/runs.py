@@ -22,6 +22,7 @@ from genbench.cli.options import (
     _Group,
 )
 from genbench.cli.output import _cell, _pairs, _print_json, _table, friendly, out
+from genbench.errors import GenbenchError
 
 app = typer.Typer(cls=_Group)
 
@@ -185,12 +186,16 @@ def runs_import(
     store = Store(folder)
     have = {r.run_id for r in store.runs()}
     added = skipped = 0
-    for record in read_records(sources):
+    records = read_records(sources)  # every file checked before the store takes any
+    if not records:
+        raise GenbenchError(f"no run records (.json files) in {', '.join(map(str, sources))}; "
+                            f"a workdir's records are its runs/*/record.json")
+    for record in records:
         if record.run_id in have and not replace:
             skipped += 1
             continue
         store.save(record)
         added += 1
-    out.print(f"imported {added} runs into {escape(str(store.path))}"
+    out.print(f"imported {added} run{'' if added == 1 else 's'} into {escape(str(store.path))}"
               + (f"; {skipped} already there (--replace overwrites them)" if skipped else ""),
               soft_wrap=True)

@@ -163,6 +163,8 @@ def _load_array(path: Path, keys: tuple[str, ...]) -> np.ndarray:
         loaded = np.load(path, allow_pickle=False)
     except Exception as err:
         reason = " ".join(str(err).split())[:200] or type(err).__name__
+        if "pickle" in reason:  # numpy's hint to load it unsafely is no advice to follow
+            reason = "it holds pickled Python objects, which are never loaded"
         raise GenbenchError(f"cannot read array file {str(path)!r} ({reason}); save it with "
                             f"numpy.save / numpy.savez") from None
     if isinstance(loaded, np.ndarray):

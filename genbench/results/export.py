@@ -117,7 +117,7 @@ def read_records(sources) -> list[RunRecord]:
     records = []
     for path in files:
         try:
-            record = RunRecord.from_dict(json.loads(path.read_text()))
+            record = RunRecord.parse(json.loads(path.read_text()))
         except (ValueError, TypeError, KeyError) as exc:
             raise GenbenchError(f"{path} is not a genbench run record ({exc})") from None
         record.run_dir = _run_dir_of(record.run_dir, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -70,6 +70,23 @@ class RunRecord:
         data["metrics"] = [MetricValue(**m) for m in data.get("metrics", [])]
         return cls(**data)
 
+    @classmethod
+    def parse(cls, data: Any) -> RunRecord:
+        """:meth:`from_dict` for a record from outside the store (a file to import): every
+        field is checked, so a bad one is refused, by name, before it reaches the store
+        (where a seed of "abc" broke every later leaderboard on its dataset)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a record is a JSON object, not {_kind(data)}")
+        _check_fields("the record", data, {f.name: f for f in fields(cls)}, _RECORD_TYPES)
+        for i, metric in enumerate(data.get("metrics", [])):
+            if not isinstance(metric, dict):
+                raise ValueError(f"metrics[{i}] is {_kind(metric)}, not an object")
+            _check_fields(f"metrics[{i}]", metric, {f.name: f for f in fields(MetricValue)},
+                          _METRIC_TYPES)
+        if data.get("status", "running") not in STATUSES:
+            raise ValueError(f"status {data['status']!r} is none of {', '.join(STATUSES)}")
+        return cls.from_dict(data)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -78,6 +95,46 @@ class RunRecord:
 
     def metric_map(self) -> dict[str, float]:
         return {m.name: m.value for m in self.metrics}
+
+
+STATUSES = ("running", "completed", "diverged", "interrupted", "failed")
+_NUMBER = (int, float)
+_RECORD_TYPES: dict[str, tuple] = {
+    "run_id": (str,), "model": (str,), "dataset": (str,), "split": (str,), "profile": (str,),
+    "seed": (int,), "config": (dict,), "overrides": (list,), "status": (str,),
+    "message": (str,), "steps": (int,), "wall_time": _NUMBER, "created": (str,),
+    "updated": (str,), "device": (str,), "hardware": (dict,), "versions": (dict,),
+    "git_revision": (str, type(None)), "run_dir": (str,), "config_hash": (str,),
+    "extractors": (dict,), "metrics": (list,), "trajectory": (list,), "evaluation": (dict,),
+    "training": (dict,)}
+_METRIC_TYPES: dict[str, tuple] = {
+    "name": (str,), "value": _NUMBER, "higher_is_better": (bool,), "metric": (str,),
+    "extractor": (str, type(None)), "n_real": (int,), "n_fake": (int,),
+    "ci_low": (*_NUMBER, type(None)), "ci_high": (*_NUMBER, type(None))}
+_KIND_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+               dict: "an object", list: "a list", type(None): "null"}
+
+
+def _kind(value: Any) -> str:
+    return _KIND_NAMES.get(type(value), type(value).__name__)
+
+
+def _check_fields(what: str, data: dict, known: dict, types: dict[str, tuple]) -> None:
+    """Unknown, missing and mistyped fields of ``data``, named (``bool`` is no number)."""
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{what} has unknown field(s) {', '.join(map(repr, unknown))}")
+    missing = [name for name, f in known.items() if name not in data
+               and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise ValueError(f"{what} lacks field(s) {', '.join(map(repr, missing))}")
+    for name, value in data.items():
+        allowed = types[name]
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            names = [_KIND_NAMES[t] for t in allowed if not (t is int and float in allowed)]
+            want = " or ".join(names)
+            raise ValueError(f"{what}: {name!r} must be {want}, not {_kind(value)} "
+                             f"({json.dumps(value)[:40]})")
 
 
 def board_stem(dataset: str) -> str:
