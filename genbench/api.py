@@ -6,6 +6,7 @@ Both return a :class:`RunRecord` that is also stored in the workdir's SQLite sto
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import os
@@ -43,6 +44,8 @@ def _now() -> str:
 
 def prepare_workdir(workdir: str | Path) -> Path:
     path = Path(workdir)
+    if path.exists() and not path.is_dir():
+        raise GenbenchError(f"workdir {path} is a file, not a folder; pass --workdir DIR")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
@@ -934,6 +937,11 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
     names = metrics or list(SCORE_METRICS)
     specs = []
     for name in names:
+        if name not in SCORE_METRICS and name not in registries.metrics.names():
+            close = difflib.get_close_matches(name, SCORE_METRICS, n=1)
+            raise GenbenchError(f"unknown metric {name!r}"
+                                + (f" (did you mean {close[0]!r}?)" if close else "")
+                                + f"; `score` computes {', '.join(SCORE_METRICS)}")
         spec = registries.metrics.get(name)
         if name not in SCORE_METRICS:
             raise GenbenchError(f"metric {name!r} needs a dataset (use `genbench evaluate`); "

@@ -10,6 +10,7 @@ import difflib
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from genbench.errors import GenbenchError
@@ -107,6 +108,9 @@ class DatasetSpec:
         parameter may keep 8-bit images as uint8 at their own size (4x less memory; the
         training path converts them a batch at a time); other loaders load as usual."""
         kwargs = {}
+        if root is not None and Path(root).expanduser().is_file():
+            raise GenbenchError(f"--data-root {root} is a file; give the folder that holds "
+                                f"the datasets")
         if self.argument:
             kwargs["argument"] = self.value
         if self.kind in ("paired", "unpaired"):

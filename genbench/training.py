@@ -167,6 +167,9 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """Load a genbench checkpoint safely (weights_only), with one-line errors."""
     path = Path(path)
+    if path.is_dir():
+        raise GenbenchError(f"{path} is a folder, not a checkpoint; give a run's "
+                            f"checkpoint.pt or its run id (`genbench runs` lists them)")
     if not path.is_file():
         raise GenbenchError(f"checkpoint {path} does not exist")
     try:

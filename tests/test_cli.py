@@ -93,6 +93,10 @@ def test_leaderboard_show_and_render(cli, workdir, tmp_path):
     assert code == 0
     assert (out / "ring8.md").read_text().startswith("# Leaderboard: ring8")
     assert len((out / "ring8.csv").read_text().strip().splitlines()) == 3
+    # A metric one model has and another does not is shown missing, not "nan".
+    cli_json(cli, "run", "vae", "--dataset", "ring8", "--steps", "2", "--workdir", workdir)
+    code, stdout, _ = cli("leaderboard", "show", "--dataset", "ring8", "--workdir", workdir)
+    assert code == 0 and "nan" not in stdout
     # A misspelt dataset is an error with the likely name (it was "no completed runs yet").
     code, _, err = cli("leaderboard", "show", "--dataset", "rign8", "--workdir", workdir)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
@@ -210,3 +214,20 @@ def test_refused_settings_leave_nothing_in_the_store(cli, workdir):
                        "--workdir", workdir)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert [r.model for r in Store(workdir).runs()] == ["gan"]
+
+
+def test_a_file_where_a_folder_belongs_and_a_folder_where_a_file_does(cli, tmp_path):
+    """Each said something beside the point ("not writable (File exists)", "does not exist",
+    a missing MNIST/raw under the file)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert_one_line_error(cli("run", "gan", "--dataset", "ring8", "--workdir", a_file),
+                          "is a file, not a folder", "--workdir")
+    assert_one_line_error(cli("evaluate", tmp_path, "--workdir", tmp_path / "w"),
+                          "is a folder, not a checkpoint", "checkpoint.pt")
+    assert_one_line_error(cli("run", "dcgan", "--dataset", "mnist", "--data-root", a_file,
+                              "--workdir", tmp_path / "w", "--steps", "1"),
+                          f"--data-root {a_file} is a file")
+    assert_one_line_error(cli("score", a_file, a_file, "--metrics", "fdd", "--workdir",
+                              tmp_path / "w"), "unknown metric 'fdd' (did you mean 'fd'?)",
+                          "`score` computes fd, kid, prdc, is")

@@ -85,3 +85,21 @@ def test_selections_and_the_command(tmp_path, cli):
                          ("missing-run", "no run 'missing-run'")):
         code, _, stderr = cli("leaderboard", "compare", bad, "a@digits", "--workdir", tmp_path)
         assert code == 2 and message in stderr and "Traceback" not in stderr
+    # What to do next, said right (found by a new user's session).
+    code, _, stderr = cli("leaderboard", "compare", "aa@digits", "b@digits", "--workdir",
+                          tmp_path)
+    assert code == 2 and "(did you mean 'a@digits'?)" in stderr
+    code, _, stderr = cli("leaderboard", "compare", "@", "a@digits", "--workdir", tmp_path)
+    assert code == 2 and "give MODEL@DATASET" in stderr
+    store.save(RunRecord(**{**run("a", 5, 1.0).__dict__, "run_id": "a-other",
+                            "overrides": ["steps=5"]}))
+    code, _, stderr = cli("leaderboard", "compare", "a@digits", "b@digits", "--profile", "quick",
+                          "--workdir", tmp_path)
+    assert code == 2 and "they differ in settings" in stderr and "--profile" not in stderr
+    # A metric with no feature space ("acc") is labelled without empty brackets.
+    code, stdout, _ = cli("leaderboard", "compare", "a-quick-0,a-quick-1", "b-quick-0,b-quick-1",
+                          "--workdir", tmp_path)
+    assert code == 0 and "acc ↑" in stdout and "[]" not in stdout and "(2 runs)" in stdout
+    code, stdout, _ = cli("leaderboard", "compare", "a-quick-0", "b-quick-0", "--workdir",
+                          tmp_path)
+    assert code == 0 and "(1 run)" in stdout

@@ -72,10 +72,10 @@ def _check_dataset_name(dataset: str, stored: list[str], workdir: str) -> None:
         pass
     known = sorted(set(stored) | set(get_registries().datasets.names()))
     close = difflib.get_close_matches(dataset, known, n=1, cutoff=0.6)
-    raise GenbenchError(f"no dataset {dataset!r} and no runs on it in {workdir}"
-                        + (f". Did you mean {close[0]!r}?" if close else "")
-                        + (f" Datasets with runs: {', '.join(stored)}" if stored else
-                           " (no runs stored yet)"))
+    raise GenbenchError(f"no dataset {dataset!r} and no runs on it in {workdir}. "
+                        + (f"Did you mean {close[0]!r}? " if close else "")
+                        + (f"Datasets with runs: {', '.join(stored)}" if stored else
+                           "No runs are stored yet"))
 
 
 @app.command("render", cls=_Command)
@@ -158,7 +158,7 @@ def leaderboard_compare(
 
     def name(c) -> str:
         base, space, _ = _split_column(f"{c.metric} x")
-        return (base if space == main_space else f"{base}[{space}]") + \
+        return (base if space in (main_space, "") else f"{base}[{space}]") + \
             (" ↑" if c.higher_is_better else " ↓")
 
     def cell(mean, half):
@@ -175,8 +175,10 @@ def leaderboard_compare(
                      Text(short.get(c.verdict, c.verdict), style=style)])
     counts = {(x.a_n, x.b_n) for x in results}
     tests = {x.test for x in results}
-    title = f"A: {a}" + (f" ({results[0].a_n} runs)" if len(counts) == 1 else "") + \
-        f"   B: {b}" + (f" ({results[0].b_n} runs)" if len(counts) == 1 else "")
+    def runs(n: int) -> str:
+        return f" ({n} run{'' if n == 1 else 's'})" if len(counts) == 1 else ""
+
+    title = f"A: {a}{runs(results[0].a_n)}   B: {b}{runs(results[0].b_n)}"
     detail = (f"{main_space} features, " if main_space else "") + \
         f"mean ± {1 - alpha:.0%} interval" + (f", {tests.pop()}" if len(tests) == 1 else "")
     table = Table(title=f"{title}\n{detail}", title_justify="left", box=box.SIMPLE_HEAD,

@@ -212,7 +212,9 @@ def _show_leaderboard(workdir: str, dataset: str, highlight: str | None = None,
     for col in shown.columns:
         table.add_column(Text(labels[col]), no_wrap=True)
     for i, (_, row) in enumerate(shown.iterrows()):
-        cells = [Text(f"{v:.3g}" if isinstance(v, float) else str(v)) for v in row]
+        # A metric the model does not have (pixelcnn has no MSE) is missing, not NaN.
+        cells = [Text(("–" if v != v else f"{v:.3g}") if isinstance(v, float) else str(v))
+                 for v in row]
         table.add_row(*cells, style="bold cyan" if runs[i] == highlight else None)
     out.print(table)
     board = Path(workdir) / "leaderboards" / f"{board_stem(dataset)}.md"

@@ -14,6 +14,7 @@ interval and a two-sided p-value:
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import asdict, dataclass
 
@@ -51,18 +52,30 @@ def select(store: Store, spec: str, profile: str | None = None) -> list[RunRecor
     """The completed runs ``spec`` names (see the module docstring)."""
     spec = spec.strip()
     if "@" in spec and "," not in spec:
-        model, dataset = spec.split("@", 1)
+        model, dataset = (part.strip() for part in spec.split("@", 1))
+        if not model or not dataset:
+            raise GenbenchError(f"{spec!r}: give MODEL@DATASET (e.g. dcgan@digits), a run id, "
+                                f"or run ids joined by commas")
         runs = [r for r in store.runs(dataset=dataset, status="completed") if r.model == model
                 and (profile is None or r.profile == profile)]
         if not runs:
+            stored = sorted({(r.model, r.dataset) for r in store.runs(status="completed")})
+            close = difflib.get_close_matches(f"{model}@{dataset}",
+                                              [f"{m}@{d}" for m, d in stored], n=1)
             raise GenbenchError(f"no completed runs of {model!r} on {dataset!r}"
                                 + (f" with profile {profile!r}" if profile else "")
-                                + " in the store; `genbench runs` lists them")
+                                + " in the store"
+                                + (f" (did you mean {close[0]!r}?)" if close else "")
+                                + "; `genbench runs` lists them")
         kinds = sorted({(r.profile, " ".join(r.overrides)) for r in runs})
         if len(kinds) > 1:
             listed = "; ".join(f"{p}{' ' + s if s else ''}" for p, s in kinds)
+            profiles = {p for p, _ in kinds}
+            fix = ("pass --profile, or the run ids joined by commas" if len(profiles) > 1
+                   else "they differ in settings, so pass the run ids joined by commas "
+                        "(`genbench runs` lists them)")
             raise GenbenchError(f"{spec} matches runs of different profiles or settings "
-                                f"({listed}); pass --profile or the run ids joined by commas")
+                                f"({listed}); {fix}")
         return one_per_seed(runs)  # as the leaderboard counts them
     runs = [store.get(run_id.strip()) for run_id in spec.split(",") if run_id.strip()]
     unfinished = [r.run_id for r in runs if r.status != "completed"]
