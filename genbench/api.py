@@ -916,7 +916,8 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     return record
 
 
-SCORE_KEYS = {"FD": "fid", "kid_mean": "kid_mean", "kid_std": "kid_std",
+# The keys of `score`'s output, in its order ("fd" is the Fréchet distance outside Inception).
+SCORE_KEYS = {"FD": "fid", "fd": "fd", "kid_mean": "kid_mean", "kid_std": "kid_std",
               "precision": "precision", "recall": "recall", "density": "density",
               "coverage": "coverage", "is_mean": "is_mean", "is_std": "is_std"}
 SCORE_METRICS = ("fd", "kid", "prdc", "is")
@@ -971,7 +972,10 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
     out: dict[str, Any] = {}
     for v in values:
         base = v.name.split("@")[0]  # bf16 features: said once, in "features", not per key
-        out[SCORE_KEYS.get(base.split("[")[0] if base != "FID" else "FD", v.name)] = v.value
+        key = SCORE_KEYS.get(base.split("[")[0] if base != "FID" else "FD", v.name)
+        if key == "fid" and extractor != "inception-v3":
+            key = "fd"  # the Fréchet distance is FID in Inception-v3 features only
+        out[key] = v.value
     info = scorer.extractor_info().get(scorer.space_label(extractor), {})
     out.update({"extractor": extractor, "n_real": len(real_x), "n_fake": len(fake_x),
                 "k": k, "extractor_info": info})

@@ -41,10 +41,10 @@ def features(tmp_path):
 def test_score_features_matches_independent_references(cli, features, workdir):
     real, fake, real_path, fake_path = features
     out = score_json(cli, real_path, fake_path, "--extractor", "raw", "--workdir", workdir)
-    assert set(out) >= {"fid", "kid_mean", "kid_std", "precision", "recall", "density",
+    assert set(out) >= {"fd", "kid_mean", "kid_std", "precision", "recall", "density",
                         "coverage"}
-    assert "is_mean" not in out  # raw features have no logits
-    assert out["fid"] == pytest.approx(fid_reference(real, fake), rel=1e-6)
+    assert "is_mean" not in out and "fid" not in out  # raw: no logits, and FD is not FID
+    assert out["fd"] == pytest.approx(fid_reference(real, fake), rel=1e-6)
     assert out["k"] == 5 and out["n_real"] == 300 and out["n_fake"] == 250
     prdc = pytest.importorskip("prdc")
     ref = prdc.compute_prdc(real.astype(np.float32), fake.astype(np.float32), nearest_k=5)
@@ -52,7 +52,7 @@ def test_score_features_matches_independent_references(cli, features, workdir):
         assert out[key] == pytest.approx(ref[key], abs=1e-6), key
     k3 = score_json(cli, real_path, fake_path, "--extractor", "raw", "--k", "3",
                     "--metrics", "prdc", "--workdir", workdir)
-    assert set(k3) & {"fid", "kid_mean"} == set()
+    assert set(k3) & {"fd", "kid_mean"} == set()
     ref3 = prdc.compute_prdc(real.astype(np.float32), fake.astype(np.float32), nearest_k=3)
     assert k3["coverage"] == pytest.approx(ref3["coverage"], abs=1e-6)
 
@@ -68,7 +68,7 @@ def test_score_image_folders_in_pixel_space(cli, tmp_path, workdir):
                      "--metrics", "fd", "--workdir", workdir)
     load = lambda d: np.stack([np.asarray(Image.open(p), dtype=np.float64).ravel() / 127.5 - 1  # noqa: E731
                                for p in sorted((tmp_path / d).glob("*.png"))])
-    assert out["fid"] == pytest.approx(fid_reference(load("real"), load("fake")), rel=1e-6)
+    assert out["fd"] == pytest.approx(fid_reference(load("real"), load("fake")), rel=1e-6)
 
 
 def test_score_with_inception_weights_file(cli, tmp_path, workdir):

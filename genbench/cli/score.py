@@ -49,8 +49,9 @@ def score(
 
     Precision/recall/density/coverage all use k=5 here (the prdc package's default) unless
     --k says otherwise; `genbench run` uses the papers' k=3 for precision/recall.
-    JSON output is one object keyed fid, kid_mean, kid_std, precision, recall, density,
-    coverage, is_mean, is_std.
+    JSON output is one object keyed fid (fd outside Inception-v3 features: FID is the
+    Fréchet distance in Inception's space only), kid_mean, kid_std, precision, recall,
+    density, coverage, is_mean, is_std.
     """
     from genbench import api
 
