@@ -134,3 +134,27 @@ def test_sweep_summary_keeps_statuses_and_run_ids_whole_and_prints_messages_whol
     assert f"2. gan on ring8, seed 0: failed: {message}" in text  # the whole message
     table = text[:text.index("2. gan on ring8")]
     assert max(map(len, table.splitlines())) <= 80
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_runs_table_keeps_every_column_at_any_width(monkeypatch, width):
+    """At 60 columns long run ids squeezed the model, dataset and seed columns out of the table
+    and "profile" printed a letter per line; now an id folds before anything goes."""
+    from rich.console import Console
+
+    from genbench.cli import output
+
+    console = Console(width=width, record=True, color_system=None)
+    monkeypatch.setattr(output, "out", console)
+    columns = ["run", "model", "dataset", "profile", "seed", "status", "steps"]
+    rows = [["pix2pix-paired-folder:_tmp_fac:BtoA-s0-20261201-181651-e03c", "pix2pix",
+             "paired-folder:/tmp/fac:BtoA", "quick", "0", "completed", "20"],
+            ["gan-ring8-s0-20261201-185900-0f45", "gan", "ring8", "quick", "1", "completed",
+             "2"]]
+    console.print(output._table("Runs", columns, rows))
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if line.strip().startswith("run"))
+    assert header.split() == columns  # every header, each in one piece
+    assert "completed" in text and max(map(len, text.splitlines())) <= width
+    joined = "".join(line.split()[0] for line in text.splitlines()[4:] if line.strip())
+    assert "pix2pix-paired-folder:_tmp_fac:BtoA-s0-20261201-181651-e03c" in joined

@@ -81,16 +81,32 @@ WHOLE = {"run", "path", "file", "status", "action"}
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    cells = [[str(row[i]) for row in rows] for i in range(len(columns))]
+    # Kept whole only when every cell is an id or a short word: a width the console cannot
+    # give would crop cells, and a long message may wrap.
+    whole = [col in WHOLE and all(" " not in c or len(c) <= 16 for c in column)
+             for col, column in zip(columns, cells)]
+    widest = [max(map(len, column), default=0) for column in cells]
+
+    def least(i: int, headers_whole: bool) -> int:
+        """Column i's narrowest: its cells if kept whole, and its header unbroken or not."""
+        word = max(map(len, columns[i].split()), default=0)  # a header wraps between words
+        header = len(columns[i]) if headers_whole else min(word, max(widest[i], 1))
+        return max(widest[i], header) if whole[i] else header
+
+    def fits(headers_whole: bool) -> bool:
+        return sum(least(i, headers_whole) + 2 for i in range(len(columns))) <= out.width
+
+    # In order: everything whole; ids whole and headers wrapped ("datas/et" beats a broken
+    # id); else the longest whole column (a run id) folds, longest first, headers whole, so
+    # no column is squeezed out of the table.
+    headers_whole = fits(True) or not fits(False)
+    while not fits(headers_whole) and any(whole):
+        whole[max((i for i in range(len(columns)) if whole[i]), key=widest.__getitem__)] = False
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
     for i, col in enumerate(columns):
-        whole = col in WHOLE
-        # Kept whole only when every cell is an id or a short word: a width the console cannot
-        # give would crop cells, and a long message may wrap.
-        cells = [str(row[i]) for row in rows]
-        whole = whole and all(" " not in c or len(c) <= 16 for c in cells)
-        table.add_column(col, overflow="fold", no_wrap=whole,
-                         min_width=max(map(len, cells), default=0) if whole else None)
+        table.add_column(col, overflow="fold", no_wrap=whole[i], min_width=least(i, headers_whole))
     for row in rows:
         # Text, not markup: metric names such as "FD[raw]" must print as they are.
         table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
