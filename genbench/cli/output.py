@@ -85,7 +85,7 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
     # Kept whole only when every cell is an id or a short word: a width the console cannot
     # give would crop cells, and a long message may wrap.
     whole = [col in WHOLE and all(" " not in c or len(c) <= 16 for c in column)
-             for col, column in zip(columns, cells)]
+             for col, column in zip(columns, cells, strict=True)]
     widest = [max(map(len, column), default=0) for column in cells]
 
     def least(i: int, headers_whole: bool) -> int:
