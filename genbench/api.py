@@ -610,7 +610,10 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                                                      channels_last=speed.channels_last)
         meta = {"model": model, "dataset": dataset, "profile": profile, "seed": seed,
                 "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape),
-                "target_shape": list(info.target_shape), "options": speed.hashed()}
+                "target_shape": list(info.target_shape), "options": speed.hashed(),
+                # What the record lists, so a record made from the checkpoint alone (evaluate
+                # FILE in another workdir) says how the run differed from its profile.
+                "overrides": list(record.overrides)}
 
         def evaluate_now(step: int, seconds: float) -> None:
             point = {"step": step, "seconds": round(seconds, 3), "metrics": {}}
@@ -886,7 +889,9 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         record = RunRecord(run_id=ckpt["run_id"], model=ckpt["model"], dataset=ckpt["dataset"],
                            split="", profile=ckpt["profile"], seed=ckpt["seed"],
                            config=ckpt["config"], created=_now(), steps=ckpt["step"],
-                           overrides=settings_of(ckpt.get("options") or {}),
+                           overrides=list(ckpt.get("overrides")
+                                          or settings_of(ckpt.get("options") or {})),
+                           wall_time=float(ckpt.get("train_seconds", 0.0)),
                            config_hash=config_hash(ckpt["model"], ckpt["dataset"],
                                                    ckpt["profile"], ckpt["config"],
                                                    ckpt.get("options")),

@@ -221,6 +221,11 @@ def test_a_checkpoint_from_another_workdir_is_evaluated_into_this_one(cli, tmp_p
     record = cli_json(cli, "evaluate", run_folder(other, done) / "checkpoint.pt",
                       "--workdir", work, *SCORING)
     assert record["run_id"] == done and record["run_dir"] == str(run_folder(work, done))
+    # It says how the run differed from its profile and how long it trained (it said
+    # neither, so a 4-step run ranked as a full quick-profile one).
+    original = Store(other).get(done)
+    assert record["overrides"] == original.overrides and "steps=4" in record["overrides"]
+    assert 0 < record["wall_time"] <= original.wall_time
     assert (run_folder(work, done) / "samples.png").is_file()
     assert stored_run_dirs(work) == {done: f"runs/{done}"}
     code, stdout, stderr = cli("samples", run_folder(other, done) / "checkpoint.pt",
