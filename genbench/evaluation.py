@@ -492,7 +492,10 @@ class Scorer:
                 if space not in features:
                     ex = self.extractor(space)
                     ref, _ = split_features(ex, real.name, real.split, real.x, self.workdir)
-                    features[space] = (ref, ex(fake))
+                    # Features of tens of thousands of samples take minutes on a CPU.
+                    features[space] = (ref, ex(fake, progress=report and (
+                        lambda d, t, name=f"{spec.name}: {space}", i=done: report(
+                            f"{name} features of {d:,}/{t:,}", i))))
                 ctx.real_features, ctx.fake_features = features[space]
                 logits = ctx.fake_features.logits
                 if spec.requires_logits and (logits is None or logits.dim() != 2):

@@ -158,3 +158,17 @@ def test_runs_table_keeps_every_column_at_any_width(monkeypatch, width):
     assert "completed" in text and max(map(len, text.splitlines())) <= width
     joined = "".join(line.split()[0] for line in text.splitlines()[4:] if line.strip())
     assert "pix2pix-paired-folder:_tmp_fac:BtoA-s0-20261201-181651-e03c" in joined
+
+
+def test_scoring_says_how_far_sampling_and_features_are(tmp_path):
+    """Sampling 26,000 stacked digits and their features took minutes on a CPU with nothing
+    said between "sampling 26000" and the next metric."""
+    from genbench import api
+
+    heard: list[str] = []
+    api.run("gan", "ring8", steps=2, workdir=tmp_path, num_samples=1200, metrics=["fd"],
+            eval_progress=lambda what, done, total: heard.append(what))
+    assert [w for w in heard if w.startswith("sampling")] == [
+        "sampling 1,200", "sampling 500 of 1,200", "sampling 1,000 of 1,200",
+        "sampling 1,200 of 1,200"]
+    assert "scoring fd: raw features of 1,200/1,200" in heard
