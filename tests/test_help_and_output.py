@@ -5,7 +5,10 @@ that says where it continues."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +175,26 @@ def test_scoring_says_how_far_sampling_and_features_are(tmp_path):
         "sampling 1,200", "sampling 500 of 1,200", "sampling 1,000 of 1,200",
         "sampling 1,200 of 1,200"]
     assert "scoring fd: raw features of 1,200/1,200" in heard
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", "gan", "--dataset", "ring8", "--steps", "abc"], "Invalid value for '--steps'"),
+    (["run", "gan", "--bogus"], "No such option: --bogus"),
+    (["leaderboard", "compare", "a"], "Missing argument 'B'"),
+])
+def test_a_malformed_command_line_is_one_line_too(args, says):
+    """Click's boxed panel became one line like every other error (same exit status, 2)."""
+    result = subprocess.run([sys.executable, "-c", "from genbench.cli import main; main()",
+                             *args], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "80"})
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+    assert "-h` lists the options" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_bare_group_still_shows_its_help():
+    result = subprocess.run([sys.executable, "-c", "from genbench.cli import main; main()",
+                             "leaderboard"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "leaderboard [OPTIONS] COMMAND" in result.stdout + \
+        result.stderr and "error:" not in result.stderr

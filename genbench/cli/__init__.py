@@ -23,6 +23,7 @@ heavy modules are imported inside the commands that need them.
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from genbench.cli import catalog, leaderboard, runs, score, sweep, train
 from genbench.cli.options import _Command, _Group
@@ -56,7 +57,37 @@ def main() -> None:
     # SIGTERM (kill, a scheduler's pre-emption, `timeout`) is Ctrl-C too: the run stops after
     # its step with a checkpoint and is recorded as interrupted, not left "running".
     signal.signal(signal.SIGTERM, _terminated)
-    app()
+    raise SystemExit(_run_app())
+
+
+def _run_app() -> int:
+    """The app, with a malformed command line (``--steps abc``) told in one line like every
+    other error, instead of Click's boxed panel; the exit status is Click's."""
+    import sys
+
+    # Typer may bring its own copy of Click: its exceptions, found from one it exports.
+    bases = {c.__name__: c for c in typer.BadParameter.__mro__}
+    usage_error, click_exception = bases["UsageError"], bases["ClickException"]
+    no_args = getattr(sys.modules[usage_error.__module__], "NoArgsIsHelpError", ())
+    try:
+        result = app(standalone_mode=False)
+    except no_args as exc:  # a bare `genbench runs`: its help, as Click shows it
+        exc.show()
+        return exc.exit_code
+    except usage_error as exc:
+        from genbench.cli.output import err
+
+        where = f"; `{exc.ctx.command_path} -h` lists the options" if exc.ctx else ""
+        text = exc.format_message().rstrip(".") if where else exc.format_message()
+        err.print(f"[bold red]error:[/] {escape(text)}{escape(where)}",
+                  soft_wrap=True)
+        return exc.exit_code
+    except click_exception as exc:
+        exc.show()
+        return exc.exit_code
+    except typer.Abort:
+        return 130
+    return result if isinstance(result, int) else 0
 
 
 def _terminated(signum, frame) -> None:
