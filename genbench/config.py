@@ -391,8 +391,8 @@ def parse_value(key: str, raw: str, annotation: Any) -> Any:
             return int(raw)
         if annotation is float:
             value = float(raw)
-            if value != value:
-                raise ValueError
+            if value != value or value in (float("inf"), float("-inf")):
+                raise GenbenchError(f"--set {key}={raw}: must be a finite number")
             return value
     except ValueError:
         raise GenbenchError(
