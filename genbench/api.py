@@ -242,6 +242,24 @@ def build_model(spec: ModelSpec, config, data_info, device):
         return model
 
 
+def check_num_samples(n: int | None, shape: tuple[int, ...]) -> None:
+    """Refuse, before anything runs, more samples than this machine's memory holds (as
+    float32): --num-samples 100000000 sat "sampling" until it was killed."""
+    import math
+
+    if not n:
+        return
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: no check
+        return
+    needed = n * math.prod(shape) * 4
+    if needed > memory // 2:
+        raise GenbenchError(f"--num-samples {n:,}: {n:,} samples of {'x'.join(map(str, shape))} "
+                            f"take at least {needed / 2**30:,.1f} GiB as float32, more than "
+                            f"half of this machine's {memory / 2**30:,.0f} GiB; give fewer")
+
+
 def generate(model, n: int, seed: int, progress: Callable[[int], None] | None = None):
     """n samples from the model, in chunks, reproducible for a given seed; ``progress(done)``
     hears after each chunk."""
@@ -538,6 +556,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     dataset_spec = registries.datasets.get(dataset)
     check_compatible(model_spec, dataset_spec)
     config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
+    check_num_samples(num_samples or config.num_samples, dataset_spec.target_shape
+                      or dataset_spec.shape)
     torch_device = resolve_device(device)
     speed.check_device(torch_device)
     workdir = prepare_workdir(workdir)
@@ -888,6 +908,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     ckpt, model_spec, dataset_spec, config, torch_device, net, path = (
         loaded.ckpt, loaded.model_spec, loaded.dataset_spec, loaded.config, loaded.device,
         loaded.model, loaded.path)
+    check_num_samples(num_samples, dataset_spec.target_shape or dataset_spec.shape)
     matches = store.query("run_id = ?", (ckpt["run_id"],))
     if matches:
         record = matches[0]

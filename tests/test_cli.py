@@ -234,3 +234,11 @@ def test_a_file_where_a_folder_belongs_and_a_folder_where_a_file_does(cli, tmp_p
     assert_one_line_error(cli("score", a_file, a_file, "--metrics", "fdd", "--workdir",
                               tmp_path / "w"), "unknown metric 'fdd' (did you mean 'fd'?)",
                           "`score` computes fd, kid, prdc, is")
+
+
+def test_more_samples_than_memory_holds_are_refused_before_training(cli, workdir):
+    """--num-samples 100000000 was taken and sat on "sampling" until it was killed."""
+    assert_one_line_error(cli("run", "gan", "--dataset", "ring8", "--steps", "1",
+                              "--num-samples", str(10**14), "--workdir", workdir),
+                          "--num-samples 100,000,000,000,000", "GiB", "give fewer")
+    assert not (workdir / "runs").exists()
