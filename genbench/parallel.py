@@ -57,6 +57,12 @@ def parse_executor(text: str) -> tuple[str, str | None]:
     name, colon, address = text.partition(":")
     if text == "local":
         return "local", None
+    if name == "ray" and address.startswith(("ray://", "anyscale://")):
+        # Ray Client: the driver is outside the cluster, and the actor that keeps the
+        # checkpoints "on the driver's node" would keep them on the cluster's head instead.
+        raise GenbenchError(f"--executor {text}: Ray Client addresses are not supported; run "
+                            f"genbench on a machine of the cluster (one that ran `ray start`) "
+                            f"with --executor ray:auto or ray:HEAD_IP:6379")
     if name == "ray" and (address or not colon):
         return "ray", address or None
     raise GenbenchError(f"--executor {text}: choose local, ray (a local Ray instance) or "
@@ -572,8 +578,7 @@ class RayPool:
 
         self.ray = ray
         self.started = not ray.is_initialized()
-        if self.started and address and address != "auto" and not address.startswith(
-                ("ray://", "anyscale://")):
+        if self.started and address and address != "auto":
             _reachable(address)  # Ray itself would retry an unreachable address for minutes
         if self.started:
             options = {"include_dashboard": False, "log_to_driver": False,

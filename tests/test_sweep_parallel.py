@@ -210,6 +210,14 @@ def test_an_unknown_executor_is_a_one_line_error(cli, workdir, executor):
     assert not (workdir / "runs").exists()
 
 
+def test_ray_client_addresses_are_refused_with_what_works(cli, workdir):
+    """Through Ray Client the driver is outside the cluster, and the checkpoints a killed run
+    continues from would be kept on the head node, out of the driver's reach."""
+    assert_one_line_error(cli("sweep", "-m", "gan", "-d", "ring8", "--steps", "3",
+                              "--executor", "ray:ray://head:10001", "--workdir", workdir),
+                          "Ray Client addresses are not supported", "ray:auto")
+
+
 def test_ray_missing_says_how_to_install_it(cli, workdir, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     assert_one_line_error(cli("sweep", "-m", "gan", "-d", "ring8", "--steps", "3",
