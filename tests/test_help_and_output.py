@@ -42,6 +42,14 @@ def test_help_shows_placeholders_not_types(command):
         assert argument == "OPTIONS" or argument.upper() == argument or "." in argument, usage
 
 
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "genbench")
+def test_help_at_80_columns_cuts_no_word_short(command):
+    """A word wider than the help column ended in "…": GENBENCH_EXTRACTOR_PRECISIO…,
+    weights-inception-2015-12-…, WORKDIR/leaderboar…; now it folds."""
+    code, out, _ = invoke(*command, "--help", width=80)
+    assert code == 0 and "…" not in out
+
+
 def test_the_same_option_has_the_same_placeholder_everywhere():
     seen: dict[str, set[str]] = {}
     for command in COMMANDS:

@@ -43,6 +43,30 @@ def _tidy_help(params) -> None:
             p.metavar = METAVARS[p.opts[0]]
 
 
+def _fold_long_words() -> None:
+    """typer ends a word wider than the help column with "…" (an environment variable's
+    name, a weights file's): fold it onto the next line instead. A no-op if typer changes."""
+    try:
+        from rich.text import Text
+        from typer import rich_utils
+    except ImportError:
+        return
+    original = getattr(rich_utils, "_get_parameter_help", None)
+    if original is None or getattr(original, "folds", False):
+        return
+
+    def folded(*args, **kwargs):
+        columns = original(*args, **kwargs)
+        for item in getattr(columns, "renderables", ()):
+            if isinstance(item, Text):
+                item.overflow = "fold"
+        return columns
+
+    folded.folds = True
+    rich_utils._get_parameter_help = folded
+
+
+_fold_long_words()
 _LIST_ITEM = re.compile(r"\s|[-*•]\s|\d+[.)]\s")
 
 
