@@ -158,6 +158,14 @@ def test_a_run_without_its_data_says_so_before_asking_for_inception_weights(
         (tmp_path / "work" / "runs").iterdir())
 
 
+def test_a_split_with_one_of_its_files_says_which_is_missing(tmp_path):
+    make_idx_dataset(tmp_path, "MNIST", gz=True)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(GenbenchError) as excinfo:
+        load_mnist("train", root=tmp_path)
+    assert "; missing: train-images-idx3-ubyte;" in one_line_error(excinfo)
+
+
 def test_unknown_split(tmp_path):
     for loader in (load_mnist, load_cifar10, load_svhn, load_celeba):
         with pytest.raises(GenbenchError, match="has no split 'extra'"):

@@ -181,10 +181,13 @@ def _download_failed(name: str, base: Path, exc: BaseException) -> GenbenchError
 
 
 def _missing_error(name: str, split: str, base: Path, folder: Path, files: list[str],
-                   where: str) -> GenbenchError:
+                   where: str, missing: list[str] | None = None) -> GenbenchError:
+    """``missing``: those of ``files`` that are not there, said when only some are."""
+    lacking = ("" if not missing or len(missing) == len(files) else
+               f"; missing: {', '.join(missing)}")
     return GenbenchError(
         f"dataset {name!r} ({split} split) not found: torchvision's layout expects "
-        f"{', '.join(files)} in {folder} ({where}); {_fix_hint(base)}")
+        f"{', '.join(files)} in {folder} ({where}){lacking}; {_fix_hint(base)}")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -211,7 +214,8 @@ def _open_torchvision(name: str, split: str, base: Path, folder: Path,
     download = _downloading()
     missing = [file for file, _ in expected if not (folder / file).exists()]
     if missing and not download:
-        raise _missing_error(name, split, base, folder, [file for file, _ in expected], where)
+        raise _missing_error(name, split, base, folder, [file for file, _ in expected], where,
+                             missing)
     try:
         return make(download)
     except MemoryError:
@@ -264,7 +268,9 @@ def _load_idx_dataset(name: str, folder_name: str, split: str, image_size: int |
         if not _downloading():
             raise _missing_error(name, split, base, folder,
                                  [f"{stem} (or {stem}.gz)" for stem in stems],
-                                 f"{folder_name}/raw/ under the data root")
+                                 f"{folder_name}/raw/ under the data root",
+                                 [stem for stem, path in zip(stems, paths, strict=True)
+                                  if path is None])
         _download_idx(name, folder_name, base, split)
         paths = [_idx_file(folder, stem) for stem in stems]
         if None in paths:
