@@ -141,6 +141,7 @@ def _where(spec: dict[str, Any]) -> str:
 
 def _worker_main(spec_path: str) -> int:
     """``python -m genbench.parallel SPEC.json``: a local worker (see :class:`LocalPool`)."""
+    _die_with_parent()
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     scratch = Path(spec["scratch"])
 
@@ -271,15 +272,15 @@ class LocalPool:
             task.handle = subprocess.Popen(
                 [sys.executable, "-m", "genbench.parallel", str(task.scratch / "spec.json")],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True,  # the driver passes Ctrl-C on itself
-                preexec_fn=_die_with_parent)
+                start_new_session=True)  # the driver passes Ctrl-C on itself
         finally:
             log.close()
 
     def environment(self, slot: int) -> dict[str, str]:
-        """The environment of the worker in ``slot``: its GPU, its threads, the shared cache."""
+        """The environment of the worker in ``slot``: its GPU, its threads, the shared cache,
+        and the driver's pid (the worker dies with it)."""
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads),
-               "MKL_NUM_THREADS": str(self.threads)}
+               "MKL_NUM_THREADS": str(self.threads), DRIVER_PID: str(os.getpid())}
         env.setdefault("GENBENCH_CACHE_DIR", self.cache)  # evaluators trained once, shared
         if self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
@@ -346,15 +347,25 @@ def _threads(share: int) -> int:
     return int(value)
 
 
+DRIVER_PID = "GENBENCH_DRIVER_PID"
+
+
 def _die_with_parent() -> None:
-    """In a local worker, before it starts: killed when the driver dies (Linux), so a killed
-    sweep leaves no worker behind; the rerun resumes its run from the checkpoint."""
+    """In a local worker, as it starts: killed when the driver dies (Linux), so a killed
+    sweep leaves no worker behind; the rerun resumes its run from the checkpoint.
+
+    Done here, not in a ``preexec_fn`` between fork and exec, which is unsafe while the
+    driver has other threads (its live display's). A driver that died before this ran is
+    seen as a changed parent."""
     try:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    driver = os.environ.get(DRIVER_PID, "")
+    if driver.isdigit() and os.getppid() != int(driver):
+        os._exit(1)  # orphaned already: the rerun resumes the entry
 
 
 def _last_line(path: Path) -> str:

@@ -474,3 +474,15 @@ def test_ray_nodes_score_with_the_evaluator_the_driver_trained(tmp_path, monkeyp
     monkeypatch.setenv("GENBENCH_CACHE_DIR", str(driver_cache))
     assert on_node.info["key"] == build("mnist", work, tmp_path / "data").info["key"]
     assert not any("training" in str(what) for what, *_ in reports)
+
+
+def test_a_worker_whose_driver_is_already_gone_stops_at_once(tmp_path):
+    """The worker ties its life to the driver's itself (a preexec_fn did, between fork and
+    exec, which is unsafe while the driver runs its display's thread); a driver that died
+    before that shows as another parent."""
+    from genbench.parallel import DRIVER_PID
+
+    result = subprocess.run([sys.executable, "-m", "genbench.parallel",
+                             str(tmp_path / "no-spec.json")], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, DRIVER_PID: "1"})
+    assert result.returncode == 1 and result.stderr == ""  # before reading its spec
