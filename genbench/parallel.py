@@ -576,6 +576,9 @@ class RayPool:
 
     def __init__(self, workdir: Path, jobs: int | None, device: str,
                  address: str | None) -> None:
+        if device.startswith("cuda:"):
+            raise GenbenchError(f"--device {device} names a GPU of this machine; on Ray each "
+                                f"task gets its GPU from Ray: pass --device cuda")
         if address and address != "auto":
             _token_if_any()  # before Ray is imported: it reads its settings then
         try:

@@ -486,3 +486,10 @@ def test_a_worker_whose_driver_is_already_gone_stops_at_once(tmp_path):
                              str(tmp_path / "no-spec.json")], capture_output=True, text=True,
                             timeout=120, env={**os.environ, DRIVER_PID: "1"})
     assert result.returncode == 1 and result.stderr == ""  # before reading its spec
+
+
+def test_a_numbered_gpu_on_ray_is_refused_before_ray_starts(cli, workdir):
+    """--device cuda:1 was silently ignored on Ray, which assigns each task its GPU."""
+    assert_one_line_error(cli("sweep", "-m", "gan", "-d", "ring8", "--steps", "3",
+                              "--executor", "ray", "--device", "cuda:1", "--workdir", workdir),
+                          "on Ray each task gets its GPU from Ray", "--device cuda")
