@@ -214,3 +214,17 @@ def test_dataset_spec_load_asks_for_uint8_only_where_the_loader_offers_it():
     assert kept.example_shape == (3, 8, 8) and torch.equal(kept.to_float().x, default.x)
     third_party = spec("float_loader").load("train", image_size=8, uint8=True)
     assert third_party.x.dtype == torch.float32 and third_party.example_shape == (3, 8, 8)
+
+
+def test_decoding_threads_keep_to_a_sweep_workers_share(monkeypatch):
+    """Each sweep worker decoded with up to 8 threads, whatever its share of the cores."""
+    from genbench.data import decoded
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert decoded.workers() == 8
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a worker's share, set by the driver
+    assert decoded.workers() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert decoded.workers() == 1

@@ -58,9 +58,13 @@ def cache_dir() -> Path:
 
 
 def workers() -> int:
+    """Decoding threads: up to 8, within the cores this process may use and, in a sweep's
+    worker, within its share of them (OMP_NUM_THREADS, which the driver sets)."""
     from genbench.parallel import usable_cores
 
-    return max(1, min(8, usable_cores()))
+    share = os.environ.get("OMP_NUM_THREADS", "").strip()
+    limit = int(share) if share.isdigit() and int(share) > 0 else 8
+    return max(1, min(8, limit, usable_cores()))
 
 
 def cached(name: str, root: str | Path, files: Sequence[str | Path], params: dict,
