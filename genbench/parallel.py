@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genbench.atomic import atomic_write, write_text
+from genbench.atomic import atomic_write, hold_folder, write_text
 from genbench.errors import GenbenchError
 
 SCRATCH = ".sweep"
@@ -488,7 +488,9 @@ def _ray_task(spec: dict[str, Any], key: str, sink) -> dict[str, Any]:
     from genbench.results.record import RunRecord
     from genbench.results.store import STORE_NAME, Store
 
-    scratch = Path(tempfile.mkdtemp(prefix="genbench-task-"))
+    scratch = Path(tempfile.mkdtemp(prefix=TASK_PREFIX))
+    hold = hold_folder(scratch)  # released at the end, or when this process dies (kill -9)
+    _remove_dead_tasks(scratch.parent)
     # Evaluators and reference features are computed once per node: in the driver's cache on
     # the driver's node, in the node's temporary folder elsewhere (unless GENBENCH_CACHE_DIR).
     here = ray.get_runtime_context().get_node_id() == spec["driver_node"]
@@ -557,6 +559,31 @@ def _ray_task(spec: dict[str, Any], key: str, sink) -> dict[str, Any]:
         return out
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if hold is not None:  # a reused worker process lives on: let go of the folder now
+            hold.release()
+
+
+TASK_PREFIX = "genbench-task-"
+
+
+def _remove_dead_tasks(folder: Path, settled: float = 60.0) -> list[Path]:
+    """The scratch folders that tasks killed with -9 left on this node (nothing of theirs
+    removed them): those no live task holds, older than ``settled`` seconds (a task holds its
+    folder just after making it). Where folders cannot be locked, none is removed."""
+    removed = []
+    for other in folder.glob(f"{TASK_PREFIX}*"):
+        try:
+            if not other.is_dir() or time.time() - other.stat().st_mtime < settled:
+                continue
+            held = hold_folder(other)
+        except OSError:
+            continue
+        if held is None or held.fd is None:  # a live task's, or no locks here
+            continue
+        shutil.rmtree(other, ignore_errors=True)
+        held.release()
+        removed.append(other)
+    return removed
 
 
 def _smallest_node(nodes: list[dict], use_gpu: bool) -> tuple[int, int]:

@@ -493,3 +493,20 @@ def test_a_numbered_gpu_on_ray_is_refused_before_ray_starts(cli, workdir):
     assert_one_line_error(cli("sweep", "-m", "gan", "-d", "ring8", "--steps", "3",
                               "--executor", "ray", "--device", "cuda:1", "--workdir", workdir),
                           "on Ray each task gets its GPU from Ray", "--device cuda")
+
+
+def test_a_ray_task_removes_the_scratch_folders_of_tasks_killed_on_its_node(tmp_path):
+    """Tasks killed with -9 left /tmp/genbench-task-* behind on their nodes for good."""
+    from genbench.atomic import hold_folder
+    from genbench.parallel import TASK_PREFIX, _remove_dead_tasks
+
+    dead, live, fresh = (tmp_path / f"{TASK_PREFIX}{name}" for name in ("dead", "live", "fresh"))
+    for folder in (dead, live, fresh):
+        (folder / "runs").mkdir(parents=True)
+    old = time.time() - 3600
+    for folder in (dead, live):
+        os.utime(folder, (old, old))
+    held = hold_folder(live)  # a task still running holds its folder
+    assert _remove_dead_tasks(tmp_path) == [dead]
+    assert not dead.exists() and live.is_dir() and fresh.is_dir()  # fresh: just made
+    held.release()
