@@ -391,6 +391,8 @@ class _Sink:
 
     def evaluators(self) -> dict[str, bytes]:
         """The driver's trained evaluators (``CACHE/evaluators/*.pt``), by file name."""
+        from genbench.features.evaluator import EVALUATORS
+
         folder = self.cache / EVALUATORS if self.cache else None
         if folder is None or not folder.is_dir():
             return {}
@@ -433,7 +435,6 @@ class _Sink:
 
 
 _TOKEN_FILE = "~/.ray/auth_token"
-EVALUATORS = "evaluators"  # the folder of the feature cache that holds trained evaluators
 
 
 def _receive_evaluators(sink, cache: Path) -> None:
@@ -441,6 +442,8 @@ def _receive_evaluators(sink, cache: Path) -> None:
     every run of the sweep is scored in one feature space (an evaluator trained here would
     differ: GPU training is not bit-reproducible)."""
     import ray
+
+    from genbench.features.evaluator import EVALUATORS
 
     folder = cache / EVALUATORS
     for name, data in ray.get(sink.evaluators.remote()).items():

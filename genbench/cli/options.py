@@ -45,7 +45,8 @@ def _tidy_help(params) -> None:
 
 def _fold_long_words() -> None:
     """typer ends a word wider than the help column with "…" (an environment variable's
-    name, a weights file's): fold it onto the next line instead. A no-op if typer changes."""
+    name, a weights file's): fold it onto the next line instead. A no-op if typer changes.
+    Called as help is shown, not at import: typer's rich_utils costs 50 ms to import."""
     try:
         from rich.text import Text
         from typer import rich_utils
@@ -64,9 +65,6 @@ def _fold_long_words() -> None:
 
     folded.folds = True
     rich_utils._get_parameter_help = folded
-
-
-_fold_long_words()
 _LIST_ITEM = re.compile(r"\s|[-*•]\s|\d+[.)]\s")
 
 
@@ -99,6 +97,10 @@ class _PlainHelpFlag:
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.help = _reflow(self.help)
+
+    def format_help(self, ctx, formatter) -> None:
+        _fold_long_words()
+        super().format_help(ctx, formatter)
 
     def get_help_option(self, ctx):
         option = super().get_help_option(ctx)

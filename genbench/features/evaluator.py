@@ -40,6 +40,7 @@ from genbench.features.cache import cache_dir, fingerprint
 from genbench.registry import DatasetSpec
 
 ARCH = "cnn-v2"
+EVALUATORS = "evaluators"  # the feature cache's folder of trained evaluators (sent to Ray nodes)
 
 # The bar each dataset's evaluator must reach on its eval split, and why.
 MIN_ACCURACY: dict[str, tuple[float, str]] = {
@@ -353,7 +354,7 @@ def make_evaluator(ctx: ExtractorContext) -> EvaluatorExtractor:
                             f"{ctx.dataset.name!r} has none (use --extractor raw)")
     train, test = _load_labelled(base, ctx.options.get("data_root"))
     data = _data_fingerprint(train, test)
-    path = cache_dir(ctx.workdir) / "evaluators" / f"{base.name}-{ARCH}-s{ctx.seed}-{data}.pt"
+    path = cache_dir(ctx.workdir) / EVALUATORS / f"{base.name}-{ARCH}-s{ctx.seed}-{data}.pt"
     net = EvaluatorCNN(base.shape[0], base.shape[-1], base.num_classes).to(ctx.device)
     # Sweep workers starting together wait for the first to train it, then load it.
     with one_at_a_time(path):
