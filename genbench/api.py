@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from genbench import contract
 from genbench.atomic import hold_folder, output_folder, remove_leftovers, write_text
 from genbench.config import check_seed, config_dict, resolve_config
 from genbench.errors import DivergedError, GenbenchError
@@ -228,6 +229,7 @@ def build_model(spec: ModelSpec, config, data_info, device):
         raise GenbenchError(f"model {spec.name!r} could not be imported: {exc}") from None
     with blame_plugins(spec.name):
         model = factory(config, data_info)
+    contract.check_model_object(model, spec.name)
     for capability in spec.capabilities:
         for method in CAPABILITY_METHODS.get(capability, ()):
             if not callable(getattr(model, method, None)):
@@ -260,17 +262,24 @@ def check_num_samples(n: int | None, shape: tuple[int, ...]) -> None:
                             f"half of this machine's {memory / 2**30:,.0f} GiB; give fewer")
 
 
-def generate(model, n: int, seed: int, progress: Callable[[int], None] | None = None):
+def generate(model, n: int, seed: int, progress: Callable[[int], None] | None = None,
+             shape: tuple[int, ...] | None = None):
     """n samples from the model, in chunks, reproducible for a given seed; ``progress(done)``
-    hears after each chunk."""
+    hears after each chunk. Each chunk is checked (:func:`genbench.contract.check_output`):
+    floats, as many as asked for, of ``shape`` (the model's data shape) when given, images in
+    [-1, 1]."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     model.eval()
     parts = []
+    images = shape is not None and len(shape) == 3
     with torch.no_grad():
         for i in range(0, n, SAMPLE_CHUNK):
-            parts.append(model.sample(min(SAMPLE_CHUNK, n - i), generator=gen).float().cpu())
+            size = min(SAMPLE_CHUNK, n - i)
+            out = contract.check_output(model.sample(size, generator=gen), "sample", size,
+                                        shape, images)
+            parts.append(out.float().cpu())
             if progress:
                 progress(min(n, i + SAMPLE_CHUNK))
     return torch.cat(parts)
@@ -285,7 +294,12 @@ def generate_pairs(model, n: int, seed: int):
     parts_a, parts_b = [], []
     with torch.no_grad():
         for i in range(0, n, SAMPLE_CHUNK):
-            a, b = model.sample_pairs(min(SAMPLE_CHUNK, n - i), generator=gen)
+            size = min(SAMPLE_CHUNK, n - i)
+            out = model.sample_pairs(size, generator=gen)
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise contract.ContractError("sample_pairs() must return a pair (x_A, x_B)")
+            a, b = (contract.check_output(part, "sample_pairs", size, None, part.dim() == 4
+                                          if hasattr(part, "dim") else False) for part in out)
             parts_a.append(a.float().cpu())
             parts_b.append(b.float().cpu())
     return torch.cat(parts_a), torch.cat(parts_b)
@@ -304,9 +318,18 @@ def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK,
     if model_shape and tuple(x.shape[1:]) != tuple(model_shape):
         x = resize_images(x, model_shape[-1])
     model.eval()
+    parts = []
     with torch.no_grad():
-        out = torch.cat([model.translate(x[i:i + chunk].to(model.device)).float().cpu()
-                         for i in range(0, len(x), chunk)])
+        for i in range(0, len(x), chunk):
+            part = x[i:i + chunk]
+            out = contract.check_output(model.translate(part.to(model.device)), "translate",
+                                        len(part), None, images=True)
+            if out.dim() != 4 or out.shape[1] != out_shape[0]:
+                raise contract.ContractError(
+                    f"translate() returned examples of shape {tuple(out.shape[1:])}; the "
+                    f"target domain's images have {out_shape[0]} channels")
+            parts.append(out.float().cpu())
+    out = torch.cat(parts)
     if tuple(out.shape[1:]) != tuple(out_shape):
         out = resize_images(out, out_shape[-1])
     if inpaint:
@@ -419,6 +442,11 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
 
     metrics, extractor, scorer = scoring
     reference = dataset.load(dataset.eval_split, root=scorer.options.get("data_root"))
+    if dataset.kind == "points" and model_shape and reference.example_shape != tuple(model_shape):
+        raise GenbenchError(f"dataset {dataset.name!r}{contract.owner('datasets', dataset.name)}"
+                            f": its {dataset.eval_split} split holds points of shape "
+                            f"{reference.example_shape} and the training split "
+                            f"{tuple(model_shape)}; every split must have the same dimension")
     total = len(metrics) + 1
     model_data = reference
     pairs = None
@@ -453,7 +481,7 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
             report(f"sampling {n:,}", 0, total)
         # Sampling can take minutes on a CPU (26,000 stacked digits): said as it goes.
         fake = generate(model, n, seed=record.seed + 1, progress=report and (
-            lambda done: report(f"sampling {done:,} of {n:,}", 0, total)))
+            lambda done: report(f"sampling {done:,} of {n:,}", 0, total)), shape=model_shape)
     if report:
         report("scoring", 1, total)
     values = scorer.score(reference, fake, metrics, extractor, explicit=bool(metric_names),
@@ -691,6 +719,10 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     except training.CompileError:
         discard = True  # nothing was trained: the run leaves no trace
         raise
+    except contract.ContractError as exc:  # the model broke the interface: name it
+        error = contract.named(exc, model)
+        record.status, record.message = "failed", str(error)
+        raise error from None
     except GenbenchError as exc:
         record.status, record.message = "failed", str(exc)
         raise
@@ -773,7 +805,7 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
     store = Store(prepare_workdir(workdir))
     loaded = load_trained(target, store, device)
     out = out or run_folder(store, loaded.ckpt["run_id"])
-    with blame_plugins(loaded.model_spec.name):
+    with blame_plugins(loaded.model_spec.name), contract.naming(loaded.model_spec.name):
         return _draw(loaded, out, n, seed, interpolate, data_root)
 
 
@@ -804,13 +836,13 @@ def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
         pairs = generate_pairs(model, n, seed)  # one pair per row: x_A | x_B
         return [plots.translation_grid(pairs[0], pairs[1], None, out / "pairs.png")]
     with torch.no_grad():
-        fake = generate(model, n, seed)
+        fake = generate(model, n, seed, shape=tuple(loaded.ckpt["data_shape"]))
         if dataset.kind == "images":
             written.append(plots.image_grid(fake, out / "samples.png"))
         else:
             reference = dataset.load(dataset.eval_split, root=data_root)
-            written.append(plots.scatter(generate(model, max(n, 2500), seed), reference.x,
-                                         out / "samples.png", title,
+            points = generate(model, max(n, 2500), seed, shape=tuple(loaded.ckpt["data_shape"]))
+            written.append(plots.scatter(points, reference.x, out / "samples.png", title,
                                          reference.meta.get("modes")))
         if interpolate:
             if dataset.kind != "images" or not hasattr(model, "latent"):
@@ -932,7 +964,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
                          "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
                               extractor_options, model_spec, eval_progress)
-    with blame_plugins(model_spec.name):
+    with blame_plugins(model_spec.name), contract.naming(model_spec.name):
         _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
                         own_run_dir(record, workdir), scoring, eval_progress,
                         tuple(ckpt["data_shape"]))

@@ -98,7 +98,16 @@ class GenerativeModel(nn.Module):
     def count_step(self) -> int:
         """Add one to the ``steps_done`` buffer (saved in checkpoints) and to
         :attr:`step_count`, its copy on the host; returns the new count. Loading a state
-        with ``steps_done`` sets :attr:`step_count` from it."""
+        with ``steps_done`` sets :attr:`step_count` from it. The model registers the buffer
+        in ``__init__``:
+        ``self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))``."""
+        if not isinstance(getattr(self, "steps_done", None), torch.Tensor):
+            from genbench.contract import ContractError
+
+            raise ContractError(
+                f"{type(self).__name__}.count_step() needs a steps_done buffer: register it in "
+                f"__init__ with self.register_buffer('steps_done', torch.zeros((), "
+                f"dtype=torch.long))")
         self.steps_done += 1
         self.step_count += 1
         return self.step_count

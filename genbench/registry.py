@@ -115,10 +115,22 @@ class DatasetSpec:
             kwargs["argument"] = self.value
         if self.kind in ("paired", "unpaired"):
             kwargs["direction"] = self.direction
+        from genbench.contract import check_split, owner
+
         loader = load_object(self.loader)
         if uint8 and _has_parameter(loader, "uint8"):
             kwargs["uint8"] = True
-        return loader(split=split, image_size=image_size, root=root, **kwargs)
+        missing = [name for name in ("split", "image_size", "root", *kwargs)
+                   if not _accepts(loader, name)]
+        if missing:
+            raise GenbenchError(f"dataset {self.name!r}{owner('datasets', self.name)}: its "
+                                f"loader {self.loader} takes no "
+                                f"{', '.join(missing)} parameter; a loader is called as "
+                                f"loader(split=..., image_size=..., root=...)"
+                                + (f" and {', '.join(f'{k}=...' for k in kwargs)}"
+                                   if kwargs else ""))
+        return check_split(loader(split=split, image_size=image_size, root=root, **kwargs),
+                           self)
 
 
 @dataclass(frozen=True)
@@ -290,6 +302,19 @@ def _has_parameter(function: Callable, name: str) -> bool:
         return False
     return parameter is not None and parameter.kind in (inspect.Parameter.KEYWORD_ONLY,
                                                         inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _accepts(function: Callable, name: str) -> bool:
+    """Whether ``function`` can be called with ``name=...`` (True where it takes **kwargs,
+    and where its signature cannot be read)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return True
+    return _has_parameter(function, name) or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def load_object(ref: str) -> Any:

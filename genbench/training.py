@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from genbench.atomic import atomic_write
+from genbench.contract import check_losses
 from genbench.errors import GenbenchError
 
 CHECKPOINT_FORMAT = "genbench-checkpoint/1"
@@ -250,14 +251,11 @@ class _PendingLosses:
         self.counts: dict[torch.device, int] = {}
 
     def add(self, step: int, losses: dict[str, Any]) -> None:
+        check_losses(losses)  # a dict of numbers: a step must not fail at the next read
         entries: list[tuple[str, Any]] = []
         tensors: dict[torch.device, list[torch.Tensor]] = {}
         for key, value in losses.items():
             if isinstance(value, torch.Tensor):
-                if value.numel() != 1:
-                    raise GenbenchError(f"train_step returned a tensor of shape "
-                                        f"{tuple(value.shape)} for {key!r}; return one number "
-                                        f"per loss (a 0-d tensor such as loss.detach())")
                 # CPU tensors too: one code path, the one a GPU takes, whatever the device.
                 where = tensors.setdefault(value.device, [])
                 index = self.counts.get(value.device, 0) + len(where)
