@@ -224,8 +224,8 @@ CAPABILITY_METHODS = {"latent": ("latent", "generate"), "conditional": ("generat
 
 def build_model(spec: ModelSpec, config, data_info, device):
     try:
-        factory = load_object(spec.factory)
-    except ImportError as exc:
+        factory = load_object(spec.factory, owner=f"model {spec.name!r}")
+    except ImportError as exc:  # the module exists, but one of its own imports fails
         raise GenbenchError(f"model {spec.name!r} could not be imported: {exc}") from None
     with blame_plugins(spec.name):
         model = factory(config, data_info)

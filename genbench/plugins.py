@@ -6,6 +6,11 @@ Plugins load in a fixed order (genbench's own first, then by entry-point name) a
 after another, so the first to register a name keeps it and a later one is refused as a
 conflict. Set ``GENBENCH_DISABLE_PLUGINS=name,other`` to skip plugins by entry-point name.
 
+While a plugin is imported and its hooks run, what it prints goes to stderr (stdout may be the
+JSON of ``--format json``), and ``sys.exit()`` in it fails that plugin instead of ending the
+command silently. A plugin that loads but registers nothing is flagged with a warning: it is
+nearly always a hook function without ``@genbench.hookimpl``.
+
 An exception raised later by a third-party plugin's code (its model's ``train_step``, say) is
 reported as that plugin's failure (:func:`plugin_error`, :func:`blame_plugins`), not as
 genbench's.
@@ -13,9 +18,12 @@ genbench's.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -41,6 +49,7 @@ _HOOKS = {
     "metrics": ("register_metrics", MetricSpec),
     "extractors": ("register_extractors", ExtractorSpec),
 }
+_HOOK_NAMES = tuple(hook_name for hook_name, _ in _HOOKS.values())
 
 
 @dataclass
@@ -53,6 +62,7 @@ class PluginInfo:
     version: str
     status: str = "loaded"  # loaded | failed | disabled
     error: str = ""
+    warning: str = ""  # loaded, but something is likely wrong (it provides nothing)
     provides: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -73,6 +83,58 @@ class Registries:
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _reason(exc: BaseException) -> str:
+    """Why loading a plugin failed, in one line."""
+    if isinstance(exc, SystemExit):  # its message would be just "0"
+        return f"called sys.exit({exc.code!r}) while loading"
+    return one_line(exc)
+
+
+@contextmanager
+def _plugin_code() -> Iterator[None]:
+    """Run a plugin's import or hooks with its prints sent to stderr: stdout may be the JSON
+    of ``--format json``, which one stray line would make unreadable."""
+    with redirect_stdout(sys.stderr):
+        yield
+
+
+def _hook_problem(pm: pluggy.PluginManager, plugin: object) -> str:
+    """What pluggy refuses in ``plugin``, in one line: a hook it does not know, or an argument
+    the hookspec does not have (pluggy's own message spreads this over several lines, and its
+    first line does not say what is wrong). "" when nothing is found."""
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None:
+            continue
+        function = getattr(plugin, attr)
+        hook = opts.get("specname") or attr
+        caller = getattr(pm.hook, hook, None)
+        if (caller is None or not caller.has_spec()) and not opts.get("optionalhook"):
+            close = difflib.get_close_matches(hook, _HOOK_NAMES, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"{attr}: unknown hook {hook!r}{hint}; the hooks are {', '.join(_HOOK_NAMES)}"
+        if caller is None or not caller.has_spec():
+            continue
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            continue
+        expected = ", ".join(caller.spec.argnames)
+        for name, param in params.items():
+            required = param.default is param.empty and param.kind not in (
+                param.VAR_POSITIONAL, param.VAR_KEYWORD)
+            if required and name not in caller.spec.argnames:
+                return (f"{attr}({', '.join(params)}): argument {name!r} is not in the hookspec "
+                        f"{hook}({expected}); write def {attr}({expected})")
+    return ""
+
+
+def _validation_reason(pm: pluggy.PluginManager, plugin: object,
+                       exc: pluggy.PluginValidationError) -> str:
+    return _hook_problem(pm, plugin) or "PluginValidationError: " + "; ".join(
+        line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 def _disabled() -> set[str]:
@@ -110,19 +172,53 @@ def _load_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
                 f"conflict: the plugin name {ep.name!r} is already taken by {first.label}, "
                 f"which loaded first; rename the entry point")
         else:
+            plugin = None
             try:
-                pm.register(ep.load(), name=ep.name)
+                with _plugin_code():
+                    plugin = ep.load()
+                pm.register(plugin, name=ep.name)
                 pm.check_pending()
-            except Exception as exc:  # a broken plugin must not take the others down
-                info.status, info.error = "failed", one_line(exc)
-                if pm.has_plugin(ep.name):
-                    pm.unregister(name=ep.name)
+            except KeyboardInterrupt:  # the user's Ctrl-C, not the plugin's failure
+                raise
+            except pluggy.PluginValidationError as exc:
+                info.status, info.error = "failed", _validation_reason(pm, plugin, exc)
+            # A broken plugin must not take the others down, and sys.exit() in one must not
+            # end the command (silently, with status 0).
+            except BaseException as exc:
+                info.status, info.error = "failed", _reason(exc)
+            if info.status == "failed" and pm.has_plugin(ep.name):
+                pm.unregister(name=ep.name)
         infos.append(info)
     return infos
 
 
 class _Conflict(GenbenchError):
     """A name another plugin registered first."""
+
+
+def _impls(pm: pluggy.PluginManager, hook_name: str, plugin_name: str) -> list:
+    """The plugin's implementations of one hook, in the order they are defined: a plugin may
+    have several (``@hookimpl(specname=...)`` on a second function), and each is called."""
+    def defined_at(impl) -> tuple:
+        code = getattr(impl.function, "__code__", None)
+        return (getattr(code, "co_filename", ""), getattr(code, "co_firstlineno", 0),
+                impl.function.__name__)
+
+    return sorted((impl for impl in getattr(pm.hook, hook_name).get_hookimpls()
+                   if impl.plugin_name == plugin_name), key=defined_at)
+
+
+def _idle_warning(pm: pluggy.PluginManager, info: PluginInfo) -> str:
+    """Why a plugin that loaded provides nothing, as a hint at what to fix."""
+    plugin = pm.get_plugin(info.name)
+    if pm.get_hookcallers(plugin):
+        return "provides nothing: its hooks ran but never called register(...)"
+    undecorated = [name for name in _HOOK_NAMES if callable(getattr(plugin, name, None))]
+    if undecorated:
+        return (f"provides nothing: {', '.join(undecorated)} "
+                f"{'is' if len(undecorated) == 1 else 'are'} not decorated with "
+                f"@genbench.hookimpl")
+    return "provides nothing: are its hook functions decorated with @genbench.hookimpl?"
 
 
 def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registries:
@@ -137,10 +233,6 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registries:
             continue
         for kind, (hook_name, spec_type) in _HOOKS.items():
             registry = registries[kind]
-            impl = next((impl for impl in getattr(pm.hook, hook_name).get_hookimpls()
-                         if impl.plugin_name == info.name), None)
-            if impl is None:
-                continue
 
             def register(spec, _info=info, _type=spec_type, _registry=registry, _kind=kind):
                 if not isinstance(spec, _type):
@@ -153,22 +245,42 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registries:
                 _registry.add(spec, _info.name)
                 _info.provides.setdefault(_kind, []).append(spec.name)
 
-            try:
-                impl.function(register=register)
-            except _Conflict as exc:
-                info.status, info.error = "failed", str(exc)
-            except Exception as exc:
-                info.status, info.error = "failed", f"{hook_name}: {one_line(exc)}"
+            for impl in _impls(pm, hook_name, info.name):
+                _call_hook(impl, hook_name, register, info)
+                if info.status == "failed":
+                    break
             if info.status == "failed":  # it keeps nothing it registered
                 for failed_kind, names in info.provides.items():
                     for name in names:
                         registries[failed_kind].remove(name)
                 info.provides = {}
                 break
+        if info.status == "loaded" and not info.provides:
+            info.warning = _idle_warning(pm, info)
     failed = [f"{info.label} [{info.error}]" for info in infos if info.status == "failed"]
+    idle = [f"{info.label} [{info.warning}]" for info in infos if info.warning]
     for registry in registries.values():
-        registry.failed_plugins = failed
+        registry.failed_plugins, registry.idle_plugins = failed, idle
     return Registries(plugins=infos, **registries)
+
+
+def _call_hook(impl, hook_name: str, register, info: PluginInfo) -> None:
+    """Call one of the plugin's hook functions; a failure marks the plugin failed."""
+    # pluggy allows a hook function without the argument, but it could register nothing.
+    if "register" not in (*impl.argnames, *impl.kwargnames):
+        info.status, info.error = "failed", (
+            f"{impl.function.__name__}({', '.join(impl.argnames)}): takes no 'register' "
+            f"argument; write def {impl.function.__name__}(register)")
+        return
+    try:
+        with _plugin_code():
+            impl.function(register=register)
+    except _Conflict as exc:
+        info.status, info.error = "failed", str(exc)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # sys.exit() in a hook too: the plugin's failure
+        info.status, info.error = "failed", f"{hook_name}: {_reason(exc)}"
 
 
 @lru_cache(maxsize=1)

@@ -51,17 +51,45 @@ class ModelSpec:
         # instead of surfacing later as a TypeError in someone's run.
         import dataclasses
 
-        if not dataclasses.is_dataclass(self.config):
-            raise GenbenchError(f"model {self.name!r}: config must be a dataclass")
+        from genbench.config import PROFILES
+
+        owner = f"model {self.name!r}"
+        _check_config_class(owner, self.config)
         known = {f.name for f in dataclasses.fields(self.config)}
-        for profile, values in self.profiles.items():
+        for key, values in self.profiles.items():
+            # A key no run looks up ("quik", "standard:imges") would be silently never used.
+            profile, colon, kind = str(key).partition(":")
+            check_names(owner, "profile", (profile,), PROFILES, "profiles (keys are PROFILE "
+                        "or PROFILE:KIND)")
+            if colon:
+                check_names(f"{owner}, profile {key!r}", "data kind", (kind,), DATA_KINDS,
+                            "data kinds")
             unknown = sorted(set(values) - known)
             if unknown:
-                raise GenbenchError(f"model {self.name!r}: profile {profile!r} sets unknown "
+                raise GenbenchError(f"model {self.name!r}: profile {key!r} sets unknown "
                                     f"settings {', '.join(unknown)}")
-        check_names(f"model {self.name!r}", "data kind", self.accepts, DATA_KINDS, "data kinds")
-        check_names(f"model {self.name!r}", "capability", self.capabilities, CAPABILITIES,
-                    "capabilities")
+        check_names(owner, "data kind", self.accepts, DATA_KINDS, "data kinds")
+        check_names(owner, "capability", self.capabilities, CAPABILITIES, "capabilities")
+
+
+def _check_config_class(owner: str, config: Any) -> None:
+    """Refuse a config class that would fail only when a run builds it: one that is not a
+    TrainConfig (it lacks ``steps``, which every run sets), or a subclass that is not itself a
+    dataclass (it inherits the dataclass machinery, so its own fields are silently not
+    settings and its own defaults silently not used)."""
+    from genbench.config import TrainConfig
+
+    if not (isinstance(config, type) and issubclass(config, TrainConfig)):
+        what = config.__name__ if isinstance(config, type) else repr(config)
+        raise GenbenchError(f"{owner}: config {what} must be a dataclass that subclasses "
+                            f"genbench.config.TrainConfig (it has the settings every run sets: "
+                            f"steps, batch_size, ...)")
+    for cls in config.__mro__:
+        own = "__dataclass_fields__" in vars(cls)  # is_dataclass() also sees an inherited one
+        if issubclass(cls, TrainConfig) and cls is not TrainConfig and not own:
+            raise GenbenchError(f"{owner}: config {cls.__name__} is not a dataclass itself "
+                                f"(it only inherits from one), so its fields are not settings; "
+                                f"decorate {cls.__name__} with @dataclass")
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,23 @@ class DatasetSpec:
     value: str = ""
     direction: str = "AtoB"
 
+    def __post_init__(self) -> None:
+        # Checked when the plugin registers, like ModelSpec: a misspelt kind ("image") would
+        # otherwise register and fail only in someone's run, far from its cause.
+        owner = f"dataset {self.name!r}"
+        check_names(owner, "data kind", (self.kind,), DATA_KINDS, "data kinds")
+        _check_shape(owner, "shape", self.shape)
+        if self.target_shape != ():
+            _check_shape(owner, "target_shape", self.target_shape)
+        if not _is_int(self.num_classes) or self.num_classes < 0:
+            raise GenbenchError(f"{owner}: num_classes must be a whole number >= 0 (0 for "
+                                f"unlabelled data), got {self.num_classes!r}")
+        if isinstance(self.splits, str) or not all(isinstance(s, str) for s in self.splits):
+            raise GenbenchError(f"{owner}: splits must be a tuple of strings, got "
+                                f"{self.splits!r}; write e.g. ('train', 'test')")
+        check_names(owner, "eval_split", (self.eval_split,), tuple(self.splits),
+                    "splits")
+
     def load(self, split: str, image_size: int | None = None, root=None, *,
              uint8: bool = False):
         """Load one split as a :class:`genbench.data.base.TensorData` of float32 images in
@@ -117,7 +162,7 @@ class DatasetSpec:
             kwargs["direction"] = self.direction
         from genbench.contract import check_split, owner
 
-        loader = load_object(self.loader)
+        loader = load_object(self.loader, f"dataset {self.name!r}")
         if uint8 and _has_parameter(loader, "uint8"):
             kwargs["uint8"] = True
         missing = [name for name in ("split", "image_size", "root", *kwargs)
@@ -180,6 +225,16 @@ class ExtractorSpec:
     applies: Callable[[DatasetSpec], bool] = lambda dataset: True
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_shape(owner: str, field_name: str, shape: Any) -> None:
+    if not (isinstance(shape, tuple) and shape and all(_is_int(n) and n > 0 for n in shape)):
+        raise GenbenchError(f"{owner}: {field_name} must be a tuple of positive whole numbers, "
+                            f"(D,) for points or (C, H, W) for images; got {shape!r}")
+
+
 def check_names(owner: str, what: str, given: tuple[str, ...], known: tuple[str, ...],
                 plural: str) -> None:
     """Refuse a name that is not one of ``known`` (a misspelt capability would otherwise be
@@ -208,6 +263,9 @@ class Registry(Generic[T]):
         # One entry per plugin that failed to load ("kde (genbench-kde 1.0) [why]"): any of them
         # may have provided a name that is not found, so the error says so.
         self.failed_plugins: list[str] = []
+        # And one per plugin that loaded but registered nothing ("kde (...) [provides nothing:
+        # ...]"): usually a hook function without @hookimpl, the likely reason in turn.
+        self.idle_plugins: list[str] = []
 
     def add(self, spec: T, plugin: str) -> None:
         name = spec.name  # type: ignore[attr-defined]
@@ -230,7 +288,8 @@ class Registry(Generic[T]):
             return self._specs[name]
         except KeyError:
             raise GenbenchError(unknown_name_message(self.kind, name, self.names(),
-                                                     self.failed_plugins)) from None
+                                                     self.failed_plugins,
+                                                     self.idle_plugins)) from None
 
     def names(self) -> list[str]:
         return sorted(self._specs)
@@ -282,7 +341,7 @@ def canonical_dataset(base: str, value: str = "", direction: str = "AtoB") -> st
 
 
 def unknown_name_message(kind: str, name: str, available: list[str],
-                         failed_plugins: list[str] = ()) -> str:
+                         failed_plugins: list[str] = (), idle_plugins: list[str] = ()) -> str:
     close = difflib.get_close_matches(name, available, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(available) if available else "none"
@@ -290,6 +349,9 @@ def unknown_name_message(kind: str, name: str, available: list[str],
     if failed_plugins:  # first: a plugin that failed is the likeliest reason
         failed = (f" {'A plugin' if len(failed_plugins) == 1 else 'Plugins'} that failed to "
                   f"load may provide it: {'; '.join(failed_plugins)} (see `genbench plugins`).")
+    if idle_plugins:  # then one that loaded but registered nothing, as if it had no hooks
+        failed += (f" {'A plugin' if len(idle_plugins) == 1 else 'Plugins'} that loaded but "
+                   f"registered nothing may be meant to provide it: {'; '.join(idle_plugins)}.")
     return f"unknown {kind} {name!r}.{failed}{hint} Available: {listing}"
 
 
@@ -317,8 +379,37 @@ def _accepts(function: Callable, name: str) -> bool:
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
-def load_object(ref: str) -> Any:
-    """Import ``"package.module:attribute"``."""
+def load_object(ref: str, owner: str = "") -> Any:
+    """Import ``"package.module:attribute"``.
+
+    A reference that names nothing (a misspelt module or attribute in a spec) is a
+    :class:`GenbenchError` that says which and what to fix; ``owner`` ("model 'kde'") names
+    the spec in it. An ImportError raised while a module that exists is imported (one of its
+    own imports failing) passes through as it is: it is that module's error, not the
+    reference's.
+    """
     module_name, _, attr = ref.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attr) if attr else module
+    where = f"{owner}: " if owner else ""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # exc.name is the module that was not found: the referenced one or a package above it
+        # means the reference is wrong; any other is a missing dependency of the module.
+        if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
+            raise
+        raise GenbenchError(f"{where}cannot import {ref!r}: there is no module {exc.name!r}; "
+                            f"fix the module in this \"module:attribute\" reference (or "
+                            f"install the plugin that provides it)") from None
+    except ValueError:  # "" or ".x": not a module name at all
+        raise GenbenchError(f"{where}{ref!r} is not a \"module:attribute\" reference") from None
+    if not attr:
+        return module
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        public = [name for name in dir(module) if not name.startswith("_")]
+        close = difflib.get_close_matches(attr, public, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise GenbenchError(f"{where}cannot import {ref!r}: module {module_name} has no "
+                            f"attribute {attr!r}{hint}; fix the attribute in this "
+                            f"\"module:attribute\" reference") from None

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -38,10 +39,14 @@ def models(
         out.print(_table("Models", ["name", "family", "data", "plugin", "summary"],
                          [[r["name"], r["family"], ", ".join(r["data"]), r["plugin"],
                            r["summary"]] for r in rows]))
-    # A plugin that failed may be the one that provides the model being looked for.
-    for p in (p for p in reg.plugins if p.status == "failed"):
-        (err if fmt == Format.json else out).print(
-            Text(f"plugin {p.label} failed to load: {p.error}", style="red"), soft_wrap=True)
+    # A plugin that failed, or registered nothing, may be the one meant to provide the model
+    # being looked for.
+    for p in reg.plugins:
+        line = (Text(f"plugin {p.label} failed to load: {p.error}", style="red")
+                if p.status == "failed" else
+                Text(f"plugin {p.label} {p.warning}", style="yellow") if p.warning else None)
+        if line is not None:
+            (err if fmt == Format.json else out).print(line, soft_wrap=True)
 
 
 def _setting_text(value) -> str:
@@ -145,18 +150,31 @@ def extractors(fmt: FormatOpt = Format.table) -> None:
 
 
 @friendly
-def plugins(fmt: FormatOpt = Format.table) -> None:
+def plugins(
+    fmt: FormatOpt = Format.table,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Exit with status 1 if any plugin failed to load, naming each on "
+                        "stderr: a CI step that gates on the plugins.")] = False,
+) -> None:
     """List discovered plugins, what each provides, and why any failed to load."""
     from genbench.plugins import get_registries
 
     infos = get_registries().plugins
     if fmt == Format.json:
-        return _print_json([vars(p) for p in infos])
-    rows = []
-    for p in infos:
-        provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.provides.items())
-        status = Text(p.status, style={"loaded": "green", "disabled": "yellow"}.get(
-            p.status, "red"))
-        rows.append([p.name, f"{p.distribution} {p.version}", status,
-                     p.error or provides])
-    out.print(_table("Plugins", ["name", "distribution", "status", "provides / error"], rows))
+        _print_json([vars(p) for p in infos])
+    else:
+        rows = []
+        for p in infos:
+            provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.provides.items())
+            style = {"loaded": "yellow" if p.warning else "green", "disabled": "yellow"}
+            rows.append([p.name, f"{p.distribution} {p.version}",
+                         Text(p.status, style=style.get(p.status, "red")),
+                         p.error or p.warning or provides])
+        out.print(_table("Plugins", ["name", "distribution", "status", "provides / error"],
+                         rows))
+    failed = [p for p in infos if p.status == "failed"]
+    if check and failed:
+        listing = "; ".join(f"{p.label} [{p.error}]" for p in failed)
+        err.print(f"[bold red]error:[/] {len(failed)} plugin{'s' if len(failed) > 1 else ''} "
+                  f"failed to load: {escape(listing)}", soft_wrap=True)
+        raise typer.Exit(1)
