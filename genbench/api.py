@@ -135,7 +135,11 @@ def _git_revision() -> str | None:
         return None
 
 
-def _environment(device, model: ModelSpec) -> tuple[dict, dict]:
+def _environment(device, model: ModelSpec, dataset: DatasetSpec | None = None,
+                 scoring=None) -> tuple[dict, dict]:
+    """The hardware, and the versions of the libraries and of every plugin that contributed:
+    the model's, the dataset's, each metric's and extractor's (``scoring``, from
+    :func:`prepare_scoring`); :mod:`genbench.results.provenance` reads them back."""
     import numpy
     import torch
     import torchvision
@@ -146,14 +150,45 @@ def _environment(device, model: ModelSpec) -> tuple[dict, dict]:
                 "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
     if device.type == "cuda":
         hardware["gpu"] = torch.cuda.get_device_name(device)
-    owner = get_registries().models.owners.get(model.name, "")
-    plugin = next((p for p in get_registries().plugins if p.name == owner), None)
-    versions = {"python": platform.python_version(), "genbench": genbench.__version__,
-                "torch": torch.__version__, "torchvision": torchvision.__version__,
-                "numpy": numpy.__version__}
-    if plugin:
-        versions[f"plugin:{plugin.distribution}"] = plugin.version
+    # Plain strings (torch's is a str subclass): checkpoints hold them, and load only plain
+    # types (weights_only).
+    versions = {"python": platform.python_version(), "genbench": str(genbench.__version__),
+                "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
+                "numpy": str(numpy.__version__)}
+    used = _plugins_used(model, dataset, scoring)
+    for entry in [used.get("model"), used.get("dataset"), *used.get("metrics", ()),
+                  *used.get("extractors", ())]:
+        if entry:
+            versions[f"plugin:{entry['distribution']}"] = entry["version"]
+    versions["plugins"] = used
     return hardware, versions
+
+
+def _plugins_used(model: ModelSpec, dataset: DatasetSpec | None, scoring) -> dict:
+    """Who provided the run's model, dataset, metrics and extractors: per name, the plugin's
+    entry-point name, distribution and version."""
+    registries = get_registries()
+    infos = {info.name: info for info in registries.plugins}
+
+    def entry(registry, name: str) -> dict | None:
+        owner = registry.owners.get(name) or registry.owners.get(name.partition(":")[0])
+        info = infos.get(owner or "")
+        if info is None:
+            return None
+        return {"name": name, "plugin": info.name, "distribution": info.distribution,
+                "version": info.version}
+
+    used = {"model": entry(registries.models, model.name)}
+    if dataset is not None:
+        used["dataset"] = entry(registries.datasets, dataset.name)
+    if scoring is not None:
+        metrics, extractor, _ = scoring
+        used["metrics"] = [entry(registries.metrics, spec.name) for spec in metrics]
+        spaces = dict.fromkeys(spec.extractor or extractor for spec in metrics
+                               if spec.uses_features)
+        used["extractors"] = [entry(registries.extractors, name) for name in spaces]
+    return {role: [e for e in found if e] if isinstance(found, list) else found
+            for role, found in used.items() if found}
 
 
 def config_hash(model: str, dataset: str, profile: str, config: dict[str, Any],
@@ -640,7 +675,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                            run_dir=str((workdir / "runs" / run_id).resolve()), config_hash=key)
     record.device = str(torch_device)
     record.training = speed.describe(torch_device)
-    record.hardware, record.versions = _environment(torch_device, model_spec)
+    record.hardware, record.versions = _environment(torch_device, model_spec, dataset_spec,
+                                                     scoring)
     record.git_revision = _git_revision()
     run_dir = own_run_dir(record, workdir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -666,8 +702,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                 "run_id": record.run_id, "config": cfg, "data_shape": list(info.shape),
                 "target_shape": list(info.target_shape), "options": speed.hashed(),
                 # What the record lists, so a record made from the checkpoint alone (evaluate
-                # FILE in another workdir) says how the run differed from its profile.
-                "overrides": list(record.overrides)}
+                # FILE in another workdir) says how the run differed from its profile and
+                # which plugins' versions trained it.
+                "overrides": list(record.overrides), "versions": record.versions}
 
         def evaluate_now(step: int, seconds: float) -> None:
             point = {"step": step, "seconds": round(seconds, 3), "metrics": {}}
@@ -752,6 +789,33 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     return record
 
 
+def _training_versions(ckpt: dict, store: Store) -> dict:
+    """The versions that trained a checkpoint's run: its own (checkpoints since plugins were
+    recorded hold them), else its record's in ``store``, else none."""
+    if ckpt.get("versions"):
+        return ckpt["versions"]
+    matches = store.query("run_id = ?", (ckpt["run_id"],))
+    return matches[0].versions if matches else {}
+
+
+def _check_providers(ckpt: dict, store: Store) -> None:
+    """A run whose model or dataset came from a plugin that is not here (uninstalled,
+    disabled, failed, or a version without it) names that plugin and how to get it back,
+    rather than guessing at a similar name."""
+    from genbench.plugins import why_missing
+    from genbench.results.provenance import provider
+
+    registries = get_registries()
+    for role, registry, name in (("model", registries.models, ckpt["model"]),
+                                 ("dataset", registries.datasets, ckpt["dataset"])):
+        if name in registry or name.partition(":")[0] in registry:
+            continue
+        made_by = provider(_training_versions(ckpt, store), role)
+        if made_by is not None:  # otherwise the registry's unknown-name error says the rest
+            raise GenbenchError(why_missing(f"run {ckpt['run_id']}", role, name, made_by,
+                                            registries.plugins))
+
+
 @dataclasses.dataclass
 class Loaded:
     """A trained model rebuilt from its checkpoint."""
@@ -777,6 +841,7 @@ def load_trained(target: str, store: Store, device: str = "auto") -> Loaded:
     else:
         path = Path(store.get(target).run_dir) / "checkpoint.pt"
         ckpt = training.load_checkpoint(path)
+    _check_providers(ckpt, store)
     model_spec = registries.models.get(ckpt["model"])
     dataset_spec = registries.datasets.get(ckpt["dataset"])
     known = {f.name for f in dataclasses.fields(model_spec.config)}
@@ -931,8 +996,13 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
              metrics: list[str] | None = None, num_samples: int | None = None,
              device: str = "auto", eval_progress: EvalProgress | None = None,
              extractor: str | None = None, extractor_options: dict | None = None,
-             data_root: str | None = None) -> RunRecord:
-    """Re-score a trained model without training: ``target`` is a run id or a checkpoint file."""
+             data_root: str | None = None,
+             notify: Callable[[str], None] | None = None) -> RunRecord:
+    """Re-score a trained model without training: ``target`` is a run id or a checkpoint file.
+
+    The record keeps the versions that trained the run (``versions``); those that scored it
+    now go to ``evaluation["versions"]``, and ``notify(text)`` hears when a plugin's version
+    differs between the two."""
     from genbench.speed import settings_of
 
     store = Store(prepare_workdir(workdir))
@@ -941,6 +1011,11 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         loaded.ckpt, loaded.model_spec, loaded.dataset_spec, loaded.config, loaded.device,
         loaded.model, loaded.path)
     check_num_samples(num_samples, dataset_spec.target_shape or dataset_spec.shape)
+    extractor_options = {**(extractor_options or {}), "data_root": data_root,
+                         "extractor_explicit": extractor is not None}
+    scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
+                              extractor_options, model_spec, eval_progress)
+    hardware, versions = _environment(torch_device, model_spec, dataset_spec, scoring)
     matches = store.query("run_id = ?", (ckpt["run_id"],))
     if matches:
         record = matches[0]
@@ -956,14 +1031,15 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
                                                    ckpt.get("options")),
                            run_dir=str(run_folder(store, ckpt["run_id"])), status="completed",
                            message=f"evaluated from checkpoint {path}")
-        record.hardware, record.versions = _environment(torch_device, model_spec)
+        # Checkpoints older than the record of versions tell nothing better than today's.
+        record.hardware, record.versions = hardware, ckpt.get("versions") or versions
         record.git_revision = _git_revision()
+    changed = _changed_versions(record.versions, versions)
+    if changed and notify:
+        notify(f"run {record.run_id} was made with {changed}; the record keeps the versions "
+               f"that made it, and lists those that scored it under evaluation.versions")
     old = {m.name: m for m in record.metrics}
     old_extractors = dict(record.extractors)
-    extractor_options = {**(extractor_options or {}), "data_root": data_root,
-                         "extractor_explicit": extractor is not None}
-    scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
-                              extractor_options, model_spec, eval_progress)
     with blame_plugins(model_spec.name), contract.naming(model_spec.name):
         _score_and_draw(record, model_spec, dataset_spec, net, config, metrics, num_samples,
                         own_run_dir(record, workdir), scoring, eval_progress,
@@ -971,6 +1047,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
     old.update({m.name: m for m in record.metrics})
     record.metrics = list(old.values())
     record.extractors = {**old_extractors, **record.extractors}
+    record.evaluation["versions"] = versions
     record.device = str(torch_device)
     record.updated = _now()
     save_record(store, record, own_run_dir(record, workdir))
@@ -978,6 +1055,20 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         render(store.runs(dataset=record.dataset), Path(workdir) / "leaderboards",
                [record.dataset])
     return record
+
+
+def _changed_versions(made: dict, scoring: dict) -> str:
+    """The plugins whose version differs between the run's record and the scoring now:
+    ``genbench-mymodel 0.3.1 and is scored with 0.4.0``; "" where none does."""
+    from genbench.results.provenance import distributions
+
+    before, now = distributions(made), distributions(scoring)
+    changed = [(d, before[d], now[d]) for d in sorted(set(before) & set(now))
+               if before[d] != now[d]]
+    if not changed:
+        return ""
+    return (", ".join(f"{d} {old}" for d, old, _ in changed) + " and is scored with "
+            + ", ".join(f"{d} {new}" for d, _, new in changed))
 
 
 # The keys of `score`'s output, in its order ("fd" is the Fréchet distance outside Inception).

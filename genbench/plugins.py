@@ -348,3 +348,30 @@ def blame_plugins(model: str | None = None) -> Iterator[None]:
         if error is None:
             raise
         raise error from exc
+
+
+def why_missing(what: str, role: str, name: str, made_by: dict,
+                plugins: list[PluginInfo]) -> str:
+    """Why ``role`` ``name`` of ``what`` (``run X``) is not here although its record names
+    the plugin that provided it (``made_by``: plugin, distribution, version), and how to
+    bring that plugin back."""
+    distribution, version = made_by["distribution"], made_by["version"]
+    # Records from before plugin names were kept name the distribution only.
+    here = [p for p in plugins if p.name == made_by.get("plugin")
+            or (not made_by.get("plugin") and p.distribution == distribution)]
+    plugin = made_by.get("plugin") or (here[0].name if len(here) == 1 else "")
+    who = (f"plugin {plugin} ({distribution} {version})" if plugin
+           else f"a plugin from {distribution} {version}")
+    head = f"{what} was made by {who}, which provided its {role} {name!r}"
+    install = f"pip install '{distribution}=={version}'"
+    state = here[0] if len(here) == 1 else None
+    if state is not None and state.status == "disabled":
+        return (f"{head}; it is disabled: enable it (remove {state.name} from "
+                f"GENBENCH_DISABLE_PLUGINS)")
+    if state is not None and state.status == "failed":
+        return (f"{head}; it failed to load ({state.error}): fix it or reinstall it "
+                f"({install}); `genbench plugins` lists it")
+    if state is not None:
+        return (f"{head}; the installed {state.distribution} {state.version} does not provide "
+                f"it: install the version that made the run ({install})")
+    return f"{head}; it is not installed: install it ({install})"

@@ -137,6 +137,7 @@ def leaderboard_compare(
         genbench leaderboard compare dcgan@digits sngan@digits
     """
     from genbench.results.compare import compare, select
+    from genbench.results.provenance import version_differences
     from genbench.results.store import open_store
 
     store = open_store(workdir)
@@ -144,9 +145,12 @@ def leaderboard_compare(
     results = compare(runs_a, runs_b, alpha)
     if not results:
         raise GenbenchError("A and B have no metric in common")
+    # Numbers from different versions of a plugin's code may differ for that reason alone.
+    versions = version_differences(runs_a, runs_b)
     if fmt == Format.json:
         return _print_json({"a": [r.run_id for r in runs_a], "b": [r.run_id for r in runs_b],
-                            "alpha": alpha, "metrics": [c.to_dict() for c in results]})
+                            "alpha": alpha, "metrics": [c.to_dict() for c in results],
+                            "plugin_versions_differ": versions})
 
     # Narrow enough for 80 columns: the feature space most metrics share goes to the title,
     # run counts and the test too when they are the same for every metric.
@@ -195,3 +199,6 @@ def leaderboard_compare(
             f"{name(c)} {c.a_n}/{c.b_n}" for c in results), soft_wrap=True)
     if any(c.verdict == "no significant difference" for c in results):
         out.print(f"n.s.: no significant difference at alpha = {alpha:g}")
+    if versions:
+        out.print(Text("made with different plugin versions: " + "; ".join(versions),
+                       style="yellow"), soft_wrap=True)

@@ -74,7 +74,9 @@ def runs_show(
 
     Identity, status, git revision and configuration hash; the resolved configuration (*
     marks settings changed from the profile); how it trained (precision, channels-last,
-    compile, log_every, fused optimizers); hardware; library versions; the feature
+    compile, log_every, fused optimizers); hardware; library versions; the plugins that
+    provided the model, dataset, metrics and extractors (and, after `evaluate`, those that
+    scored it last), with their versions; the feature
     extractors with their keys and accuracy; every metric with its direction, family,
     extractor, sample counts and 95% interval; and the quality-against-compute trajectory.
     """
@@ -99,7 +101,13 @@ def runs_show(
     if record.training:
         out.print(_pairs("Training", record.training))
     out.print(_pairs("Hardware", record.hardware))
-    out.print(_pairs("Versions", record.versions))
+    out.print(_pairs("Versions", {k: v for k, v in record.versions.items() if k != "plugins"}))
+    for title, versions in (("Plugins (training)", record.versions),
+                            ("Plugins (latest scoring)", record.evaluation.get("versions"))):
+        rows = _plugin_rows(versions or {})
+        if rows:
+            out.print(_table(title, ["provides", "name", "plugin", "distribution", "version"],
+                             rows))
     if record.extractors:
         out.print(_pairs("Feature extractors", {
             name: ", ".join(f"{k}={_cell(v)}" for k, v in info.items())
@@ -120,6 +128,19 @@ def runs_show(
             [str(p.get("step", "")), _cell(p.get("seconds")),
              *(_cell(p.get("metrics", {}).get(n)) for n in names)]
             for p in record.trajectory]))
+
+
+def _plugin_rows(versions: dict) -> list[list[str]]:
+    """One row per model, dataset, metric and extractor a record says a plugin provided."""
+    plugins = versions.get("plugins") or {}
+    rows = []
+    for role, shown in (("model", "model"), ("dataset", "dataset"), ("metrics", "metric"),
+                        ("extractors", "extractor")):
+        found = plugins.get(role) or []
+        for entry in found if isinstance(found, list) else [found]:
+            rows.append([shown, *(str(entry.get(k, "")) for k in
+                                  ("name", "plugin", "distribution", "version"))])
+    return rows
 
 
 class ExportFormat(str, Enum):
@@ -149,7 +170,8 @@ def runs_export(
 
     By default one row per (run, metric): the run's identity (run_id, model, dataset, split,
     profile, seed, status, message, steps, wall_time, device, git_revision, created, updated,
-    config_hash, overrides, config as JSON), then the metric's columns (metric, value,
+    config_hash, overrides, config as JSON, model_plugin and model_plugin_version: the
+    distribution that provided the model and its version), then the metric's columns (metric, value,
     higher_is_better, family, extractor, n_real, n_fake, ci_low, ci_high); a run without
     metrics gets one row with those blank. --wide gives one row per run instead.
 

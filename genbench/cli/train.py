@@ -191,7 +191,8 @@ def evaluate(
                               extractor_options=_extractor_options(
                                   inception_weights, iwae_k, bootstrap, extractor_precision,
                                   extractor_batch),
-                              data_root=data_root)
+                              data_root=data_root,
+                              notify=lambda text: err.print(escape(text), soft_wrap=True))
     if fmt == Format.json:
         return _print_json(record.to_dict())
     _show_record(record, workdir)

@@ -2,7 +2,9 @@
 
 A and B each select runs from the store: a run id, several run ids joined by commas (a group),
 or ``model@dataset`` (every completed run of that model on that dataset, narrowed with a
-profile when needed). Per metric both sides share, the difference B - A comes with a 95%
+profile when needed; runs of different versions of the model's plugin are refused, as
+different models). The command says when a plugin both sides used differs in version
+between them. Per metric both sides share, the difference B - A comes with a 95%
 interval and a two-sided p-value:
 
 - both sides with two or more seeds: Welch's t-test over the seeds (unequal variances);
@@ -20,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 from genbench.errors import GenbenchError
 from genbench.results.leaderboard import one_per_seed, t_half_width
+from genbench.results.provenance import model_plugin
 from genbench.results.record import RunRecord
 from genbench.results.store import Store
 
@@ -76,6 +79,12 @@ def select(store: Store, spec: str, profile: str | None = None) -> list[RunRecor
                         "(`genbench runs` lists them)")
             raise GenbenchError(f"{spec} matches runs of different profiles or settings "
                                 f"({listed}); {fix}")
+        made = sorted({model_plugin(r) or ("plugin", "not recorded") for r in runs})
+        if len(made) > 1:  # the leaderboard keeps them apart too
+            listed = "; ".join(" ".join(m) for m in made)
+            raise GenbenchError(f"{spec} matches runs made with different versions of its "
+                                f"plugin ({listed}); pass the run ids of one version joined "
+                                f"by commas (`genbench runs export` lists model_plugin_version)")
         return one_per_seed(runs)  # as the leaderboard counts them
     runs = [store.get(run_id.strip()) for run_id in spec.split(",") if run_id.strip()]
     unfinished = [r.run_id for r in runs if r.status != "completed"]

@@ -15,11 +15,12 @@ import pandas as pd
 
 from genbench.atomic import atomic_write
 from genbench.errors import GenbenchError
+from genbench.results.provenance import model_plugin
 from genbench.results.record import RunRecord
 
 RUN_COLUMNS = ["run_id", "model", "dataset", "split", "profile", "seed", "status", "message",
                "steps", "wall_time", "device", "git_revision", "created", "updated",
-               "config_hash", "overrides", "config"]
+               "config_hash", "overrides", "config", "model_plugin", "model_plugin_version"]
 METRIC_COLUMNS = ["metric", "value", "higher_is_better", "family", "extractor", "n_real",
                   "n_fake", "ci_low", "ci_high"]
 # Nullable dtypes, so blanks survive a Parquet round trip without turning ints into floats.
@@ -30,6 +31,7 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def _identity(record: RunRecord) -> dict:
+    plugin, version = model_plugin(record) or (None, None)
     return {"run_id": record.run_id, "model": record.model, "dataset": record.dataset,
             "split": record.split, "profile": record.profile, "seed": record.seed,
             "status": record.status, "message": record.message, "steps": record.steps,
@@ -37,7 +39,9 @@ def _identity(record: RunRecord) -> dict:
             "git_revision": record.git_revision, "created": record.created,
             "updated": record.updated, "config_hash": record.config_hash,
             "overrides": " ".join(record.overrides),
-            "config": json.dumps(record.config, sort_keys=True, default=str)}
+            "config": json.dumps(record.config, sort_keys=True, default=str),
+            # Runs of one model made with different versions of its plugin are not one model.
+            "model_plugin": plugin, "model_plugin_version": version}
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

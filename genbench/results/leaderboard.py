@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from genbench.results.provenance import by_plugin_version
 from genbench.results.record import MetricValue, RunRecord
 
 # Ranking keys in order of preference; the first one present in a leaderboard decides the order.
@@ -56,10 +57,11 @@ def _sample_sizes(records: list[RunRecord]) -> list[str]:
 def leaderboard_frame(records: list[RunRecord]) -> pd.DataFrame:
     """One row per completed run: identity, metric columns (with ↑/↓), cost, run id. Where runs
     were scored on different numbers of examples, a ``samples`` column says which, and the
-    runs are ranked within each sample size (most samples first)."""
+    runs are ranked within each sample size (most samples first). A model with runs of
+    several versions of its plugin gets a row label per version (:func:`by_plugin_version`)."""
     # In a fixed order, so that ties (a deterministic baseline's seeds) rank the same whichever
     # order the records came in (the store's, or the files').
-    done = sorted((r for r in records if r.status == "completed"),
+    done = sorted((r for r in by_plugin_version(records) if r.status == "completed"),
                   key=lambda r: (r.model, r.profile, r.overrides, r.seed, r.run_id))
     sizes = _sample_sizes(done)
     directions: dict[str, bool] = {}
@@ -173,8 +175,10 @@ def summary_frame(records: list[RunRecord]) -> tuple[pd.DataFrame, dict[str, boo
     different numbers of examples, by that too (column ``samples``): each metric's mean and
     the half-width of its 95% interval (column ``"<metric> ±"``; see :func:`_cell`) over the
     newest run of each seed, and the number of seeds. Best first by the dataset's ranking
-    metric, within each sample size."""
-    done = [r for r in records if r.status == "completed"]
+    metric, within each sample size. Runs of different versions of a model's plugin are
+    different rows (:func:`by_plugin_version`); callers grouping with :func:`group_key`
+    relabel their records the same way."""
+    done = [r for r in by_plugin_version(records) if r.status == "completed"]
     sizes = _sample_sizes(done)
     directions: dict[str, bool] = {}
     groups: dict[tuple, list[RunRecord]] = {}
@@ -355,6 +359,10 @@ def to_markdown(dataset: str, frame: pd.DataFrame, records: list[RunRecord],
         if spaces:
             lines += ["", "Feature spaces (`metric[extractor]`; `FID` is Inception-v3):"]
             lines += [f"- `{name}`: {text}" for name, text in spaces.items()]
+        if any(r.model != v.model for r, v in zip(records, by_plugin_version(records),
+                                                   strict=True)):
+            lines += ["", "Runs made with different versions of a model's plugin are kept "
+                          "apart: the model column names the plugin and version."]
         skipped = not_computed(records) if board != "likelihood" else {}
         if skipped:
             lines += ["", "Not computed:"]
@@ -405,7 +413,7 @@ def class_frame(records: list[RunRecord]) -> pd.DataFrame:
     seeds that have every class count)."""
     classes = sorted({int(r.dataset.partition(":")[2]) for r in records})
     groups: dict[tuple, list[RunRecord]] = {}
-    for r in records:
+    for r in by_plugin_version(records):
         groups.setdefault((r.model, r.profile, " ".join(r.overrides)), []).append(r)
     rows = []
     for (model, profile, settings), runs in groups.items():
@@ -452,6 +460,7 @@ def class_table(part: pd.DataFrame, classes: list[int]
 
 
 def protocol_markdown(base: str, records: list[RunRecord]) -> str:
+    records = by_plugin_version(records)
     frame = class_frame(records)
     first = records[0].evaluation
     protocol = first.get("protocol", "")

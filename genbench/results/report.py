@@ -35,6 +35,7 @@ from genbench.results.leaderboard import (
     summary_frame,
     summary_key,
 )
+from genbench.results.provenance import by_plugin_version
 from genbench.results.record import MetricValue, RunRecord, board_stem
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ def _anchor(dataset: str) -> str:
 
 
 def _dataset_section(dataset: str, records: list[RunRecord], out_dir: Path) -> str:
+    # One model's runs of different plugin versions are kept apart, as in the tables.
+    records = by_plugin_version(records)
     done = [r for r in records if r.status == "completed"]
     parts = [f'<section id="{_anchor(dataset)}">', f"<h2>{html.escape(dataset)}</h2>"]
     if done:
@@ -134,6 +137,7 @@ def _dataset_section(dataset: str, records: list[RunRecord], out_dir: Path) -> s
 def _protocol_section(base: str, runs: list[RunRecord], out_dir: Path) -> str:
     """The per-class board of an anomaly protocol (``BASE:K`` for every K): AUROC and AUPRC
     tables, a row per model and a column per class, and AUROC by class as a picture."""
+    runs = by_plugin_version(runs)
     frame = class_frame(runs)
     classes = sorted({int(r.dataset.partition(":")[2]) for r in runs})
     protocol = runs[0].evaluation.get("protocol", "")
