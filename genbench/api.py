@@ -308,10 +308,13 @@ def generate(model, n: int, seed: int, progress: Callable[[int], None] | None = 
     gen = torch.Generator().manual_seed(seed)
     model.eval()
     parts = []
+    from genbench.data.base import images_per_pass
+
     images = shape is not None and len(shape) == 3
+    step = images_per_pass(shape or (), SAMPLE_CHUNK)
     with torch.no_grad():
-        for i in range(0, n, SAMPLE_CHUNK):
-            size = min(SAMPLE_CHUNK, n - i)
+        for i in range(0, n, step):
+            size = min(step, n - i)
             out = contract.check_output(model.sample(size, generator=gen), "sample", size,
                                         shape, images)
             parts.append(out.float().cpu())
@@ -347,11 +350,12 @@ def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK,
     context with the output's hole (:func:`genbench.data.inpaint.paste`)."""
     import torch
 
-    from genbench.data.base import resize_images
+    from genbench.data.base import images_per_pass, resize_images
 
     context = x
     if model_shape and tuple(x.shape[1:]) != tuple(model_shape):
         x = resize_images(x, model_shape[-1])
+    chunk = min(chunk, images_per_pass(tuple(x.shape[1:]), chunk))
     model.eval()
     parts = []
     with torch.no_grad():
@@ -443,9 +447,17 @@ def model_metrics(model, reference) -> list:
         return []
     with torch.no_grad():
         values = model.extra_metrics(reference)
-    return [MetricValue(name=name, value=float(value), higher_is_better=bool(higher),
-                        metric="model", n_real=len(reference))
-            for name, (value, higher) in values.items()]
+    out = []
+    for name, entry in values.items():
+        # (value, higher_is_better), or with the number of examples it was computed on when
+        # that is not the reference split's (a cycle error on domain B's test images).
+        if not isinstance(entry, tuple) or len(entry) not in (2, 3):
+            raise contract.ContractError(f"extra_metrics() gave {entry!r} for {name!r}; give "
+                                         f"(value, higher_is_better[, number of examples])")
+        value, higher, count = (*entry, len(reference))[:3]
+        out.append(MetricValue(name=name, value=float(value), higher_is_better=bool(higher),
+                               metric="model", n_real=int(count)))
+    return out
 
 
 def fitted_quantities(model, name: str) -> dict[str, Any]:
@@ -476,13 +488,17 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
     from genbench.data.base import TensorData
 
     metrics, extractor, scorer = scoring
-    reference = dataset.load(dataset.eval_split, root=scorer.options.get("data_root"))
+    # Inpainting is scored at the size it was trained at (--set image_size=128, the paper's):
+    # the hole must be the one the model learnt to fill, not a resized one.
+    reference = dataset.load(dataset.eval_split, root=scorer.options.get("data_root"),
+                             image_size=_train_size(config) if dataset.kind == "inpaint"
+                             else None)
     if dataset.kind == "points" and model_shape and reference.example_shape != tuple(model_shape):
         raise GenbenchError(f"dataset {dataset.name!r}{contract.owner('datasets', dataset.name)}"
                             f": its {dataset.eval_split} split holds points of shape "
                             f"{reference.example_shape} and the training split "
                             f"{tuple(model_shape)}; every split must have the same dimension")
-    total = len(metrics) + 1
+    total = len(metrics) + 1 + hasattr(model, "extra_metrics")
     model_data = reference
     pairs = None
     model.eval()
@@ -524,6 +540,8 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
                           pairs=pairs,
                           report=report and (lambda name, i: report(
                               f"scoring {name}", 1 + i, total)))
+    if report and hasattr(model, "extra_metrics"):
+        report("scoring the model's own metrics", total - 1, total)
     values += model_metrics(model, model_data)
     return values, reference, model_data, fake
 
@@ -889,7 +907,8 @@ def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
         if "translate" not in loaded.model_spec.capabilities:
             raise GenbenchError(f"{loaded.model_spec.name} neither samples nor translates: "
                                 f"nothing to draw")
-        test = dataset.load(dataset.eval_split, root=data_root)
+        test = dataset.load(dataset.eval_split, root=data_root, image_size=_train_size(
+            loaded.config) if dataset.kind == "inpaint" else None)
         pick = torch.randperm(len(test), generator=gen)[:n]
         outputs = translate_split(model, test.x[pick], tuple(loaded.ckpt["data_shape"]),
                                   test.target.shape[1:], inpaint=dataset.kind == "inpaint")

@@ -132,11 +132,11 @@ def _model_inputs(ctx: MetricContext) -> torch.Tensor:
 
 
 def compute_reconstruction(ctx: MetricContext) -> dict[str, float]:
-    from genbench.data.base import resize_images
+    from genbench.data.base import images_per_pass, resize_images
     from genbench.metrics.reconstruction import reconstruction_metrics
 
     x, xin, y = ctx.real.x, _model_inputs(ctx), ctx.real.y
-    chunk = 500
+    chunk = images_per_pass(tuple(xin.shape[1:]))
     with torch.no_grad():
         recon = torch.cat([
             ctx.model.reconstruct(xin[i:i + chunk].to(ctx.device),

@@ -59,7 +59,9 @@ class GenerativeModel(nn.Module):
       Models that only ``reconstruct`` are scored by their reconstruction error instead.
 
     ``extra_metrics(reference) -> {name: (value, higher_is_better)}`` reports numbers only the
-    model can give (a semi-supervised GAN's accuracy, a VQ-VAE's codebook usage).
+    model can give (a semi-supervised GAN's accuracy, a VQ-VAE's codebook usage). A third
+    item, ``(value, higher_is_better, n)``, gives the number of examples it was computed on
+    when that is not the reference split's (CycleGAN's cycle error on domain B).
 
     Two optional hooks need no capability:
 

@@ -320,3 +320,21 @@ def test_inpainting_models_refuse_other_data(cli, workdir):
     code, _, err = cli("run", "context-encoder", "--dataset", "sr-digits", "--workdir",
                        workdir)
     assert code != 0 and "inpaint" in err and "Traceback" not in err
+
+
+def test_image_size_sets_the_size_inpainting_trains_and_is_scored_at(cli, workdir):
+    """--set image_size=128 is the paper's size (the docs said so, and the setting did not
+    exist): the test split is cut at the trained size, so the hole scored is the one learnt."""
+    from genbench.results.store import Store
+
+    code, _, stderr = cli("run", "context-encoder", "--dataset", "inpaint-digits", "--steps", "2",
+                          "--device", "cpu", "--workdir", workdir, "--metrics", "inpaint",
+                          "--set", "image_size=16", "--set", "nef=8", "--set", "ngf=8",
+                          "--set", "ndf=8", "--set", "bottleneck=16")
+    assert code == 0, stderr
+    (record,) = Store(workdir).runs()
+    assert record.config["image_size"] == 16 and "psnr_hole" in record.metric_map()
+    code, _, stderr = cli("run", "mean-fill", "--dataset", "inpaint-digits", "--device", "cpu",
+                          "--workdir", workdir, "--metrics", "inpaint", "--set",
+                          "image_size=16")
+    assert code == 0, stderr

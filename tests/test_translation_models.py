@@ -356,8 +356,8 @@ def test_cyclegan_extra_metrics_are_cycle_errors():
     assert set(metrics) == {"cycle_l1_A", "cycle_l1_B"}
     by_hand_a = (net.translate(net.translate(a), "BtoA") - a).abs().mean().item()
     by_hand_b = (net.translate(net.translate(b, "BtoA")) - b).abs().mean().item()
-    assert metrics["cycle_l1_A"] == (pytest.approx(by_hand_a, rel=1e-5), False)
-    assert metrics["cycle_l1_B"] == (pytest.approx(by_hand_b, rel=1e-5), False)
+    assert metrics["cycle_l1_A"] == (pytest.approx(by_hand_a, rel=1e-5), False, 70)
+    assert metrics["cycle_l1_B"] == (pytest.approx(by_hand_b, rel=1e-5), False, 70)
     assert net.generator_for("AtoB").training  # the model's mode is left as it was
 
     big = TensorData("toy", "test", x=smooth(6, 1, size=64), target=smooth(6, 3, size=64))
@@ -493,7 +493,7 @@ def test_discogan_reconstruction_loss_makes_the_round_trip_consistent():
         before = net.extra_metrics(test)
         losses[lam] = train(net, a, b, steps=100, batch=8, paired=False)
         assert finite(losses[lam])
-        cycle[lam] = {name: value for name, (value, _) in net.extra_metrics(test).items()}
+        cycle[lam] = {name: value for name, (value, *_) in net.extra_metrics(test).items()}
     assert losses[10][-1]["loss_recon"] < 0.6 * losses[10][0]["loss_recon"]
     for name in ("cycle_l1_A", "cycle_l1_B"):
         assert cycle[10][name] < 0.8 * before[name][0]
@@ -548,3 +548,41 @@ def test_checkpoint_round_trip(model, c_a, c_b, tmp_path):
     expected = numbers(net.train_step(a[:4], b[:4]))
     torch.manual_seed(9)
     assert numbers(fresh.train_step(a[:4], b[:4])) == pytest.approx(expected)
+
+
+# -- real sizes: how many images a pass takes, and what a cycle error counts ---------------------
+
+
+def test_cycle_errors_count_the_images_of_their_own_domain():
+    """cycle_l1_B is computed on domain B's test images: the board showed testA's count."""
+    from genbench.api import model_metrics
+
+    net = build("cyclegan", 3, 3, "res_blocks=1", kind="unpaired")
+    reference = TensorData("t", "test", smooth(5, 3), target=smooth(7, 3, seed=1))
+    counts = {m.name: m.n_real for m in model_metrics(net, reference)}
+    assert counts == {"cycle_l1_A": 5, "cycle_l1_B": 7}
+
+
+def test_large_images_go_through_a_model_a_few_at_a_time(monkeypatch):
+    """500 images of 256x256 in one pass took 6.3 GB through DiscoGAN's generator: a pass
+    keeps the pixels of 500 images of 64x64."""
+    from genbench import api
+    from genbench.data.base import images_per_pass
+
+    assert images_per_pass((3, 64, 64)) == 500 and images_per_pass((2,)) == 500
+    assert images_per_pass((3, 128, 128)) == 125 and images_per_pass((3, 256, 256)) == 31
+    assert images_per_pass((1, 28, 28)) == 500 and images_per_pass((3, 4096, 4096)) == 1
+
+    net = build("pix2pix", 3, 3, size=128)
+    seen = []
+    translate = net.translate
+    monkeypatch.setattr(net, "translate", lambda x, *a: seen.append(len(x)) or translate(x, *a))
+    out = api.translate_split(net, smooth(130, 3, size=128), (3, 128, 128), (3, 128, 128))
+    assert out.shape == (130, 3, 128, 128) and seen == [125, 5]
+    seen.clear()
+    cycled = build("cyclegan", 3, 3, "res_blocks=1", size=128, kind="unpaired")
+    translate = cycled.translate
+    monkeypatch.setattr(cycled, "translate",
+                        lambda x, *a: seen.append(len(x)) or translate(x, *a))
+    cycled.cycle_error(smooth(20, 3, size=128))
+    assert max(seen) == 16  # CHUNK (64) images of 64x64 make 16 of 128x128

@@ -18,10 +18,16 @@ AdamBeta = Annotated[float, Range(ge=0, lt=1)]
 Fraction = Annotated[float, Range(gt=0, le=1)]
 
 
+# Inpainting images are loaded at this side, for training and scoring alike (the hole is the
+# centre half); 0 = the dataset's own (64x64). 128 is the paper's.
+ImageSize = Annotated[int, Range(ge=0, note="0 = the dataset's own size (64)")]
+
+
 @dataclass
 class FillConfig(TrainConfig):
     steps: int = 1  # nothing to learn by gradient (mean-fill fits its mean in one pass)
     checkpoint_every: int = 1
+    image_size: ImageSize = 0
 
 
 @dataclass
@@ -42,6 +48,7 @@ class ContextEncoderConfig(TrainConfig):
     steps: int = 50_000
     batch_size: int = 64
     checkpoint_every: int = 5000
+    image_size: ImageSize = 0
     nef: Count = 64  # encoder width (the first conv; doubled down to 8 x nef)
     ngf: Count = 64  # decoder width (8 x ngf at 4x4, halved up to ngf)
     ndf: Count = 64  # discriminator width

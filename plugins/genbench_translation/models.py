@@ -243,14 +243,16 @@ class TwoWayTranslationModel(TranslationModel):
     @torch.no_grad()
     def cycle_error(self, x: torch.Tensor, first: str = "AtoB") -> float:
         """Mean |F(G(x)) - x| (``first="BtoA"``: |G(F(x)) - x|) over every pixel, on the
-        [-1, 1] scale, resizing x to the model's size, CHUNK images at a time."""
-        from genbench.data.base import resize_images
+        [-1, 1] scale, resizing x to the model's size, CHUNK images at a time (fewer when
+        they are larger than 64x64)."""
+        from genbench.data.base import images_per_pass, resize_images
 
         back = "BtoA" if first == "AtoB" else "AtoB"
         x = resize_images(x, self.shape_a[-1])
+        step = images_per_pass(tuple(x.shape[1:]), CHUNK)
         total, count = 0.0, 0
-        for i in range(0, x.shape[0], CHUNK):
-            chunk = x[i:i + CHUNK].to(self.device)
+        for i in range(0, x.shape[0], step):
+            chunk = x[i:i + step].to(self.device)
             cycled = self.translate(self.translate(chunk, first), back)
             total += (cycled - chunk).abs().sum().item()
             count += chunk.numel()
@@ -258,9 +260,10 @@ class TwoWayTranslationModel(TranslationModel):
 
     def extra_metrics(self, reference) -> dict[str, tuple[float, bool]]:
         """Cycle-consistency errors on the reference split: x is domain A, target domain B."""
-        out = {"cycle_l1_A": (self.cycle_error(reference.x, "AtoB"), False)}
-        if reference.target is not None:
-            out["cycle_l1_B"] = (self.cycle_error(reference.target, "BtoA"), False)
+        out = {"cycle_l1_A": (self.cycle_error(reference.x, "AtoB"), False, len(reference.x))}
+        if reference.target is not None:  # on domain B's test images: their count
+            out["cycle_l1_B"] = (self.cycle_error(reference.target, "BtoA"), False,
+                                 len(reference.target))
         return out
 
 
