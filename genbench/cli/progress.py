@@ -4,17 +4,19 @@ anywhere else."""
 from __future__ import annotations
 
 import os
+import time
 
 from rich.console import Console
 
 # Where the output is no terminal (a CI log, nohup, | tee) a bar cannot redraw: each task
 # prints a plain line when it starts, at most every this many seconds, and when it ends.
 PLAIN_PROGRESS_SECONDS = float(os.environ.get("GENBENCH_PROGRESS_SECONDS", 30))
+_now = time.monotonic  # the training bar's clock (a name tests can replace)
 
 
 def _line_progress(console: Console):
     """A rich Progress that draws nothing and prints plain, throttled lines instead."""
-    import time
+    import threading
 
     from rich.progress import Progress
 
@@ -29,15 +31,37 @@ def _line_progress(console: Console):
             super().__init__(console=console, disable=True)
             self._printed: dict = {}  # task id -> (time printed, finished then)
 
-        def _line(self, task_id) -> None:
+        def start(self) -> None:
+            super().start()
+            self._stopped = threading.Event()
+            threading.Thread(target=self._heartbeat, name="genbench-progress-lines",
+                             daemon=True).start()
+
+        def stop(self) -> None:
+            stopped = getattr(self, "_stopped", None)
+            if stopped is not None:
+                stopped.set()
+            super().stop()
+
+        def _heartbeat(self) -> None:
+            """A line for each unfinished task that has printed none for a period, whether
+            or not it moved: a phase that runs minutes without a step of its own (a metric
+            over 256x256 test images) otherwise leaves a log silent, as if hung."""
+            period = max(PLAIN_PROGRESS_SECONDS, 1.0)
+            while not self._stopped.wait(min(period, 5.0)):
+                with self._lock:
+                    for task_id in list(self._tasks):
+                        self._line(task_id, period)
+
+        def _line(self, task_id, gap: float | None = None) -> None:
             task = self._tasks.get(task_id)
             if task is None or not task.visible:
                 return
             now = time.monotonic()
             last, was_done = self._printed.get(task_id, (None, False))
             done = task.total is not None and task.completed >= task.total
-            if was_done or not (last is None or (done and not was_done)
-                                or now - last >= PLAIN_PROGRESS_SECONDS):
+            gap = PLAIN_PROGRESS_SECONDS if gap is None else gap
+            if was_done or not (last is None or (done and not was_done) or now - last >= gap):
                 return
             self._printed[task_id] = (now, done)
             total = "?" if task.total is None else f"{task.total:g}"
@@ -51,12 +75,14 @@ def _line_progress(console: Console):
                           soft_wrap=True)
 
         def update(self, task_id, **kwargs) -> None:
-            super().update(task_id, **kwargs)
-            self._line(task_id)
+            with self._lock:  # the heartbeat's thread prints too: one line at a time
+                super().update(task_id, **kwargs)
+                self._line(task_id)
 
         def advance(self, task_id, advance: float = 1) -> None:
-            super().advance(task_id, advance)
-            self._line(task_id)
+            with self._lock:
+                super().advance(task_id, advance)
+                self._line(task_id)
 
         def reset(self, task_id, **kwargs) -> None:
             super().reset(task_id, **kwargs)
@@ -104,8 +130,14 @@ def _progress_bar(console: Console, progress=None):
             rows[row] = progress.add_task(row, total=total, losses="")
         progress.update(rows[row], completed=done, total=total, losses=fit(what))
 
+    last = [0.0]  # when the bar last moved
+
     def update(step: int, total: int, losses: dict[str, float]) -> None:
-        if step == 1 or step % 10 == 0 or step == total:
+        # Every tenth step, and at least every second where steps are slow (a 256x256 CycleGAN
+        # step takes ~10 s on a CPU: every tenth step was a line every 100 s).
+        now = _now()
+        if step == 1 or step % 10 == 0 or step == total or now - last[0] >= 1.0:
+            last[0] = now
             text = "  ".join(f"{k} {v:.3g}" for k, v in losses.items())
             if not progress.tasks[progress.task_ids.index(task)].visible:
                 progress.reset(task, visible=True)  # its clock starts with the model's steps

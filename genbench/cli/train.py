@@ -49,7 +49,9 @@ from genbench.results.record import board_stem
 
 @friendly
 def run(
-    model: Annotated[str, typer.Argument(help="Model name, see `genbench models`.")],
+    model: Annotated[str, typer.Argument(help="Model name, see `genbench models`; `genbench "
+                                         "models MODEL` shows its paper, settings and "
+                                         "profiles.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name, see "
                                          "`genbench datasets`; folder datasets take their "
                                          "path: paired-folder:PATH.")],
