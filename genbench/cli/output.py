@@ -52,6 +52,14 @@ def friendly(fn):
             err.print("[yellow]interrupted[/]" + (f": {why}" if why else ""))
             raise typer.Exit(130) from None
         except Exception as exc:
+            full = _full_disk(exc)
+            if full and not os.environ.get("GENBENCH_DEBUG"):
+                # The machine's state, not a bug: say so, and what is safe.
+                err.print(f"[bold red]error:[/] {escape(full)}; free some space and rerun "
+                          f"(with --resume for a run). Files written before are as they were: "
+                          f"genbench replaces files only once their new version is complete",
+                          soft_wrap=True)
+                raise typer.Exit(2) from None
             if os.environ.get("GENBENCH_DEBUG"):
                 raise
             from genbench.plugins import plugin_error
@@ -67,6 +75,24 @@ def friendly(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _full_disk(exc: BaseException) -> str:
+    """"no space left on device (PATH)" where ``exc`` (or what caused it) is a full disk or
+    quota, from a file write or from SQLite; else ""."""
+    import errno
+    import sqlite3
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" ({exc.filename})" if exc.filename else ""
+            return f"no space left on device{where}"
+        if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
+            return "no space left on device (the store's database is full)"
+        exc = exc.__cause__ or exc.__context__
+    return ""
 
 
 def _print_json(data) -> None:
