@@ -636,7 +636,8 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
     model_spec = registries.models.get(model)
     dataset_spec = registries.datasets.get(dataset)
     check_compatible(model_spec, dataset_spec)
-    config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
+    with blame_plugins(model):  # a plugin's config checks (__post_init__) are its model's
+        config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
     check_num_samples(num_samples or config.num_samples, dataset_spec.target_shape
                       or dataset_spec.shape)
     torch_device = resolve_device(device)

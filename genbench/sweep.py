@@ -302,7 +302,7 @@ def expand(blocks: list[Block], speed: SpeedOptions | None = None) -> list[Entry
     applies to every entry and is part of each one's configuration hash."""
     from genbench.api import check_compatible, config_hash, expand_classes
     from genbench.config import config_dict, resolve_config
-    from genbench.plugins import get_registries
+    from genbench.plugins import blame_plugins, get_registries
 
     registries = get_registries()
     speed = speed or SpeedOptions()
@@ -319,8 +319,9 @@ def expand(blocks: list[Block], speed: SpeedOptions | None = None) -> list[Entry
                     dataset_spec = registries.datasets.get(dataset)
                     check_compatible(model_spec, dataset_spec)
                     # The same calls api.run makes, so the hash is the one its record will hold.
-                    config = resolve_config(model_spec, block.profile, dataset_spec.kind,
-                                            block.steps, block.overrides)
+                    with blame_plugins(model):
+                        config = resolve_config(model_spec, block.profile, dataset_spec.kind,
+                                                block.steps, block.overrides)
                 except GenbenchError as exc:
                     raise GenbenchError(f"{block.origin}: {exc}" if block.origin
                                         else str(exc)) from None

@@ -25,7 +25,11 @@ from genbench.registry import ModelSpec
 @dataclass
 class Config(TrainConfig):
     fault: Literal["none", "numpy", "int", "too_few", "wrong_shape", "out_of_range", "none_losses",
-                   "str_loss", "not_model", "count_step", "translate_channels"] = "none"
+                   "str_loss", "not_model", "count_step", "config"] = "none"
+
+    def __post_init__(self):
+        if self.fault == "config":
+            raise ValueError("config exploded")
 
 
 class Model(GenerativeModel):
@@ -232,3 +236,11 @@ def test_points_of_another_dimension_in_the_test_split_blame_the_dataset(cli, fa
         "error: dataset 'bad-points:points' (plugin bad, genbench-test-bad 1.0): its test split "
         "holds points of shape (2,) and the training split (3,); every split must have the "
         "same dimension")
+
+
+def test_a_plugins_config_check_failing_names_the_model(cli, fake_plugin, workdir):
+    fake_plugin("faulty", FAULTY)
+    code, _, stderr = cli(*RUN, "--workdir", workdir, "--set", "fault=config")
+    assert code == 2
+    assert stderr.strip() == ("error: plugin faulty (genbench-test-faulty 1.0) failed in model "
+                              "faulty: ValueError: config exploded")
