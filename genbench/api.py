@@ -723,7 +723,10 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
                 # What the record lists, so a record made from the checkpoint alone (evaluate
                 # FILE in another workdir) says how the run differed from its profile and
                 # which plugins' versions trained it.
-                "overrides": list(record.overrides), "versions": record.versions}
+                "overrides": list(record.overrides), "versions": record.versions,
+                # Where its data was: evaluate and samples read it there unless told otherwise.
+                "data_root": None if data_root is None
+                else str(Path(data_root).expanduser().resolve())}
 
         def evaluate_now(step: int, seconds: float) -> None:
             point = {"step": step, "seconds": round(seconds, 3), "metrics": {}}
@@ -889,8 +892,16 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
     store = Store(prepare_workdir(workdir))
     loaded = load_trained(target, store, device)
     out = out or run_folder(store, loaded.ckpt["run_id"])
+    data_root = data_root or remembered_data_root(loaded.ckpt)
     with blame_plugins(loaded.model_spec.name), contract.naming(loaded.model_spec.name):
         return _draw(loaded, out, n, seed, interpolate, data_root)
+
+
+def remembered_data_root(ckpt: dict) -> str | None:
+    """The --data-root the run was trained with, where it still exists (the checkpoint may
+    have come from another machine)."""
+    root = ckpt.get("data_root")
+    return root if root and Path(root).is_dir() else None
 
 
 def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
@@ -1031,6 +1042,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         loaded.ckpt, loaded.model_spec, loaded.dataset_spec, loaded.config, loaded.device,
         loaded.model, loaded.path)
     check_num_samples(num_samples, dataset_spec.target_shape or dataset_spec.shape)
+    data_root = data_root or remembered_data_root(ckpt)
     extractor_options = {**(extractor_options or {}), "data_root": data_root,
                          "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),

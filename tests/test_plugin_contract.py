@@ -244,3 +244,52 @@ def test_a_plugins_config_check_failing_names_the_model(cli, fake_plugin, workdi
     assert code == 2
     assert stderr.strip() == ("error: plugin faulty (genbench-test-faulty 1.0) failed in model "
                               "faulty: ValueError: config exploded")
+
+
+ROOTED = """
+import torch
+
+from genbench import hookimpl
+from genbench.data.base import TensorData
+from genbench.errors import GenbenchError
+from genbench.registry import DatasetSpec
+
+
+def load(split, image_size=None, root=None):
+    from pathlib import Path
+
+    if root is None or not (Path(root) / "rooted.txt").exists():
+        raise GenbenchError(f"rooted: no rooted.txt under --data-root {root}")
+    g = torch.Generator().manual_seed(0 if split == "train" else 1)
+    return TensorData("rooted", split, torch.randn(80, 2, generator=g))
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec(name="rooted", kind="points", summary="s", source="s",
+                         loader="genbench_test_rooted:load", shape=(2,), needs_data_root=True))
+"""
+
+
+def test_evaluate_and_samples_read_the_data_where_the_run_did(cli, fake_plugin, workdir,
+                                                              tmp_path):
+    """`evaluate RUN` failed until --data-root was given again."""
+    fake_plugin("rooted", ROOTED)
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "rooted.txt").write_text("here")
+    code, _, err = cli("run", "gan", "--dataset", "rooted", "--steps", "2", "--set", "hidden=8",
+                       "--device", "cpu", "--metrics", "fd", "--workdir", workdir,
+                       "--data-root", root)
+    assert code == 0, err
+    (record,) = Store(workdir).runs()
+    code, _, err = cli("evaluate", record.run_id, "--workdir", workdir, "--device", "cpu",
+                       "--metrics", "fd")
+    assert code == 0, err
+    code, _, err = cli("samples", record.run_id, "--workdir", workdir, "--device", "cpu")
+    assert code == 0, err
+    (root / "rooted.txt").unlink()
+    root.rmdir()  # gone (another machine): asked for again, in the loader's words
+    code, _, err = cli("evaluate", record.run_id, "--workdir", workdir, "--device", "cpu",
+                       "--metrics", "fd")
+    assert code == 2 and "no rooted.txt under --data-root None" in err

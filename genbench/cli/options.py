@@ -185,7 +185,8 @@ ExtractorBatchOpt = Annotated[int | None, typer.Option(
 
 DataRootOpt = Annotated[str | None, typer.Option(
     "--data-root", envvar="GENBENCH_DATA_ROOT",
-    help="Folder holding downloaded datasets (torchvision layouts) for mnist, cifar10, ...")]
+    help="Folder holding downloaded datasets (torchvision layouts) for mnist, cifar10, ...; "
+         "evaluate and samples use the run's own when not given (where it still exists).")]
 
 IwaeOpt = Annotated[int, typer.Option(
     "--iwae-k", min=1,
