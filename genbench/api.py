@@ -297,6 +297,19 @@ def check_num_samples(n: int | None, shape: tuple[int, ...]) -> None:
                             f"half of this machine's {memory / 2**30:,.0f} GiB; give fewer")
 
 
+def num_samples_unused(model: ModelSpec, dataset: DatasetSpec) -> str | None:
+    """Why --num-samples does not apply to ``model`` on ``dataset`` (None where it does): the
+    cases :func:`_score` scores on the evaluation split as it is."""
+    split = f"the {dataset.eval_split} split of {dataset.name}"
+    if "translate" in model.capabilities and dataset.kind not in ("points", "images"):
+        return (f"--num-samples does not apply to {model.name}: a model that translates is "
+                f"scored on its translations of every image of {split}")
+    if "sample" not in model.capabilities:
+        return (f"--num-samples does not apply to {model.name}: it does not sample, and is "
+                f"scored on {split}")
+    return None
+
+
 def generate(model, n: int, seed: int, progress: Callable[[int], None] | None = None,
              shape: tuple[int, ...] | None = None):
     """n samples from the model, in chunks, reproducible for a given seed; ``progress(done)``
@@ -640,6 +653,9 @@ def run(model: str, dataset: str, *, profile: str = "quick", seed: int = 0,
         config = resolve_config(model_spec, profile, dataset_spec.kind, steps, overrides)
     check_num_samples(num_samples or config.num_samples, dataset_spec.target_shape
                       or dataset_spec.shape)
+    unused = num_samples and num_samples_unused(model_spec, dataset_spec)
+    if unused and notify:  # scored all the same, on what the model is scored on
+        notify(unused)
     torch_device = resolve_device(device)
     speed.check_device(torch_device)
     workdir = prepare_workdir(workdir)
@@ -881,12 +897,22 @@ def load_trained(target: str, store: Store, device: str = "auto") -> Loaded:
     return Loaded(ckpt, model_spec, dataset_spec, config, torch_device, net, path)
 
 
-def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, seed: int = 0,
-            interpolate: bool = False, out_dir: str | Path | None = None,
-            device: str = "auto", data_root: str | None = None) -> list[Path]:
-    """Pictures of a trained model: a sample grid (or scatter plot), and with ``interpolate``
-    latent interpolations; conditional models add a class-by-row grid, models with
-    interpretable codes (InfoGAN) a code traversal. Returns the files written."""
+SAMPLE_GRID = 64  # images in a sample grid unless asked otherwise
+# Rows of a translation (or pairs) grid, one example per row, by default and at most: at
+# pix2pix's 256x256, 100 rows were a 24 MB PNG of 25,600 pixels tall.
+TRANSLATION_ROWS = 16
+
+
+def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int | None = None,
+            seed: int = 0, interpolate: bool = False, out_dir: str | Path | None = None,
+            device: str = "auto", data_root: str | None = None,
+            notify: Callable[[str], None] | None = None) -> list[Path]:
+    """Pictures of a trained model: a sample grid of ``n`` (default 64) images (or a scatter
+    plot), and with ``interpolate`` latent interpolations; conditional models add a
+    class-by-row grid, models with interpretable codes (InfoGAN) a code traversal. A model
+    that translates (or draws pairs) gets one row per test image (pair) instead, at most
+    :data:`TRANSLATION_ROWS`; ``notify(text)`` hears when fewer rows than ``n`` are drawn.
+    Returns the files written."""
     check_seed(seed)
     out = output_folder(out_dir) if out_dir else None
     store = Store(prepare_workdir(workdir))
@@ -894,7 +920,7 @@ def samples(target: str, *, workdir: str | Path = DEFAULT_WORKDIR, n: int = 64, 
     out = out or run_folder(store, loaded.ckpt["run_id"])
     data_root = data_root or remembered_data_root(loaded.ckpt)
     with blame_plugins(loaded.model_spec.name), contract.naming(loaded.model_spec.name):
-        return _draw(loaded, out, n, seed, interpolate, data_root)
+        return _draw(loaded, out, n, seed, interpolate, data_root, notify)
 
 
 def remembered_data_root(ckpt: dict) -> str | None:
@@ -904,33 +930,66 @@ def remembered_data_root(ckpt: dict) -> str | None:
     return root if root and Path(root).is_dir() else None
 
 
-def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
-          data_root: str | None) -> list[Path]:
+def _check_interpolate(loaded: Loaded, draws: str | None) -> None:
+    """Refuse --interpolate before anything is drawn where there is nothing to interpolate:
+    the user asked for those pictures, and the others alone are not what they wanted."""
+    name, dataset = loaded.model_spec.name, loaded.dataset_spec
+    if draws:
+        raise GenbenchError(f"{name} on {dataset.name}: --interpolate does not apply to a "
+                            f"model that {draws}; run without --interpolate")
+    if dataset.kind != "images" or not hasattr(loaded.model, "latent"):
+        raise GenbenchError(f"{name} on {dataset.name}: latent interpolation needs an image "
+                            f"model with a latent space; run without --interpolate")
+
+
+def _rows(n: int | None, available: int | None, what: str,
+          notify: Callable[[str], None] | None) -> int:
+    """Rows of a translation or pairs grid: ``n``, at most :data:`TRANSLATION_ROWS` and the
+    ``available`` examples; says so when that is fewer than asked."""
+    rows = min(n or TRANSLATION_ROWS, TRANSLATION_ROWS, available or TRANSLATION_ROWS)
+    if n is not None and rows < n and notify:
+        why = (f"the test split holds {available:,}" if available is not None
+               and available < min(n, TRANSLATION_ROWS)
+               else f"the grid shows one per row, at most {TRANSLATION_ROWS}")
+        notify(f"{rows} {what}, not {n:,}: {why}")
+    return rows
+
+
+def _draw(loaded: Loaded, out: Path, n: int | None, seed: int, interpolate: bool,
+          data_root: str | None, notify: Callable[[str], None] | None = None) -> list[Path]:
     """The pictures :func:`samples` writes, of a model rebuilt from its checkpoint."""
     import torch
 
     from genbench import plots
 
     model, dataset = loaded.model, loaded.dataset_spec
+    caps = loaded.model_spec.capabilities
     gen = torch.Generator().manual_seed(seed)
     title = f"{loaded.model_spec.name} on {dataset.name}"
     written = []
-    if "sample" not in loaded.model_spec.capabilities:
-        if "translate" not in loaded.model_spec.capabilities:
-            raise GenbenchError(f"{loaded.model_spec.name} neither samples nor translates: "
-                                f"nothing to draw")
+    translates = "sample" not in caps and "translate" in caps
+    draws_pairs = "pairs" in caps and dataset.kind in ("paired", "unpaired")
+    if "sample" not in caps and not translates:
+        raise GenbenchError(f"{loaded.model_spec.name} neither samples nor translates: "
+                            f"nothing to draw")
+    if interpolate:
+        _check_interpolate(loaded, "translates" if translates else
+                           "draws pairs" if draws_pairs else None)
+    if translates:
         test = dataset.load(dataset.eval_split, root=data_root, image_size=_train_size(
             loaded.config) if dataset.kind == "inpaint" else None)
-        pick = torch.randperm(len(test), generator=gen)[:n]
+        rows = _rows(n, len(test), "test images translated", notify)
+        pick = torch.randperm(len(test), generator=gen)[:rows]
         outputs = translate_split(model, test.x[pick], tuple(loaded.ckpt["data_shape"]),
                                   test.target.shape[1:], inpaint=dataset.kind == "inpaint")
         aligned = dataset.kind in ALIGNED_KINDS or "aligned-target" in dataset.traits
         return [plots.translation_grid(test.x[pick], outputs,
                                        test.target[pick] if aligned else None,
                                        out / "translations.png")]
-    if "pairs" in loaded.model_spec.capabilities and dataset.kind in ("paired", "unpaired"):
-        pairs = generate_pairs(model, n, seed)  # one pair per row: x_A | x_B
+    if draws_pairs:
+        pairs = generate_pairs(model, _rows(n, None, "pairs", notify), seed)  # x_A | x_B
         return [plots.translation_grid(pairs[0], pairs[1], None, out / "pairs.png")]
+    n = n or SAMPLE_GRID
     with torch.no_grad():
         fake = generate(model, n, seed, shape=tuple(loaded.ckpt["data_shape"]))
         if dataset.kind == "images":
@@ -941,9 +1000,6 @@ def _draw(loaded: Loaded, out: Path, n: int, seed: int, interpolate: bool,
             written.append(plots.scatter(points, reference.x, out / "samples.png", title,
                                          reference.meta.get("modes")))
         if interpolate:
-            if dataset.kind != "images" or not hasattr(model, "latent"):
-                raise GenbenchError(f"{loaded.model_spec.name} on {dataset.name}: latent "
-                                    f"interpolation needs an image model with a latent space")
             rows, steps = 8, 10
             z0, z1 = model.latent(rows, gen), model.latent(rows, gen)
             t = torch.linspace(0, 1, steps, device=z0.device).view(1, steps, 1)
@@ -1033,7 +1089,7 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
 
     The record keeps the versions that trained the run (``versions``); those that scored it
     now go to ``evaluation["versions"]``, and ``notify(text)`` hears when a plugin's version
-    differs between the two."""
+    differs between the two, and when ``num_samples`` does not apply to the model."""
     from genbench.speed import settings_of
 
     store = Store(prepare_workdir(workdir))
@@ -1043,6 +1099,9 @@ def evaluate(target: str, *, workdir: str | Path = DEFAULT_WORKDIR,
         loaded.model, loaded.path)
     check_num_samples(num_samples, dataset_spec.target_shape or dataset_spec.shape)
     data_root = data_root or remembered_data_root(ckpt)
+    unused = num_samples and num_samples_unused(model_spec, dataset_spec)
+    if unused and notify:  # scored all the same, on what the model is scored on
+        notify(unused)
     extractor_options = {**(extractor_options or {}), "data_root": data_root,
                          "extractor_explicit": extractor is not None}
     scoring = prepare_scoring(dataset_spec, metrics, extractor, torch_device, Path(workdir),
@@ -1110,6 +1169,14 @@ SCORE_KEYS = {"FD": "fid", "fd": "fd", "kid_mean": "kid_mean", "kid_std": "kid_s
 SCORE_METRICS = ("fd", "kid", "prdc", "is")
 
 
+def _same_channels(real_x, fake_x):
+    """A grayscale set against an RGB one is compared in RGB, its channel repeated: what a
+    folder dataset holding both kinds of image loads (docs/datasets.md)."""
+    if real_x.dim() == fake_x.dim() == 4 and {real_x.shape[1], fake_x.shape[1]} == {1, 3}:
+        real_x, fake_x = (x.expand(-1, 3, -1, -1).contiguous() for x in (real_x, fake_x))
+    return real_x, fake_x
+
+
 def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = None,
           extractor: str = "inception-v3", k: int = 5, device: str = "auto",
           workdir: str | Path = DEFAULT_WORKDIR, extractor_options: dict | None = None,
@@ -1141,7 +1208,7 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
         load = lambda p: load_features(p) if Path(p).suffix in (".npy", ".npz") else load_images(p)  # noqa: E731
     else:
         load = load_images
-    real_x, fake_x = load(real), load(fake)
+    real_x, fake_x = _same_channels(load(real), load(fake))
     if (real_x.dim() != fake_x.dim() or real_x.shape[1] != fake_x.shape[1]
             or (extractor == "raw" and real_x.shape[1:] != fake_x.shape[1:])):
         same_channels = real_x.dim() == fake_x.dim() == 4 and real_x.shape[1] == fake_x.shape[1]
@@ -1152,7 +1219,8 @@ def score(real: str | Path, fake: str | Path, *, metrics: list[str] | None = Non
                                 "inception-v3), which resizes both" if same_channels else ""))
     options = {**(extractor_options or {}), "k": k, "extractor_explicit": True}
     scorer = evaluation.Scorer(None, torch_device, prepare_workdir(workdir), options)
-    reference = TensorData(f"file-{Path(real).name}", "given", real_x)
+    reference = TensorData(f"file-{Path(real).name}", "given", real_x,
+                           meta={"what": f"REAL ({str(real)!r})"})
     values = scorer.score(reference, fake_x, specs, extractor, explicit=metrics is not None,
                           report=report and (lambda name, i: report(f"scoring {name}", i,
                                                                     len(specs))))

@@ -491,7 +491,8 @@ class Scorer:
                 ctx.extractor = space
                 if space not in features:
                     ex = self.extractor(space)
-                    ref, _ = split_features(ex, real.name, real.split, real.x, self.workdir)
+                    ref, _ = split_features(ex, real.name, real.split, real.x, self.workdir,
+                                            what=real.meta.get("what"))
                     # Features of tens of thousands of samples take minutes on a CPU.
                     features[space] = (ref, ex(fake, progress=report and (
                         lambda d, t, name=f"{spec.name}: {space}", i=done: report(

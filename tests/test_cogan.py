@@ -214,3 +214,9 @@ def test_cli_run_on_digits2ink(cli, workdir):
                           workdir / "pictures")
     assert code == 0, stderr
     assert (workdir / "pictures" / "pairs.png").is_file()
+    # One pair per row, at most 16 (n pairs made n rows); and no interpolations to draw.
+    code, _, stderr = cli("samples", record["run_id"], "--workdir", workdir, "-n", "40",
+                          "--out", workdir / "pictures")
+    assert code == 0 and "16 pairs, not 40" in stderr, stderr
+    code, _, stderr = cli("samples", record["run_id"], "--workdir", workdir, "--interpolate")
+    assert code == 2 and "--interpolate does not apply to a model that draws pairs" in stderr

@@ -37,12 +37,25 @@ class _NoLoad(FeatureExtractorInceptionV3):
         return None
 
 
-def _random_state_dict() -> dict[str, torch.Tensor]:
+def _random_state_dict(varied: bool = False) -> dict[str, torch.Tensor]:
+    """Random weights of the real architecture. Left as initialised, the activations fade
+    through the network: every image gets features of about 4e-7 that hardly differ, which
+    scoring refuses. ``varied``: each batch norm's statistics are set from one batch of random
+    images (as a data-dependent initialisation does), so features vary by O(1), as a trained
+    network's do, and scores can be computed."""
     empty = io.BytesIO()
     torch.save({}, empty)
     empty.seek(0)
     torch.manual_seed(0)
     module = _NoLoad("random-inception", ["2048"], feature_extractor_weights_path=empty)
+    if varied:
+        for layer in module.modules():
+            if isinstance(layer, torch.nn.BatchNorm2d):
+                layer.reset_running_stats()
+                layer.momentum = None  # the running statistics become the batch's own
+        module.train()
+        with torch.no_grad():
+            module((torch.rand(4, 3, 64, 64) * 255).to(torch.uint8))
     return {k: v.clone() for k, v in module.state_dict().items()}
 
 
@@ -55,6 +68,13 @@ def random_state() -> dict[str, torch.Tensor]:
 def weights_file(tmp_path_factory, random_state) -> Path:
     path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
     torch.save(random_state, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def varied_weights_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("inception") / "varied-inception.pth"
+    torch.save(_random_state_dict(varied=True), path)
     return path
 
 
@@ -314,7 +334,8 @@ def test_batch_size_fits_the_device(monkeypatch):
         assert inception.default_batch_size(torch.device("cuda")) == batch
 
 
-def test_bf16_is_an_option_and_is_recorded(weights_file, tmp_path, isolated, images):
+def test_bf16_is_an_option_and_is_recorded(weights_file, varied_weights_file, tmp_path,
+                                           isolated, images):
     from genbench import evaluation
     from genbench.data.base import TensorData
     from genbench.plugins import get_registries
@@ -329,6 +350,7 @@ def test_bf16_is_an_option_and_is_recorded(weights_file, tmp_path, isolated, ima
     # bfloat16 keeps 8 bits of mantissa: about 1% (0.9% measured here and on an H200).
     assert (half - full).abs().max() <= 0.03 * full.abs().max()
 
+    options["inception_weights"] = str(varied_weights_file)
     scorer = evaluation.Scorer(None, torch.device("cpu"), tmp_path, options)
     fd = get_registries().metrics.get("fd")
     values = scorer.score(TensorData("real", "given", images[:8]), images[8:16], [fd],

@@ -74,7 +74,7 @@ def test_score_image_folders_in_pixel_space(cli, tmp_path, workdir):
 def test_score_with_inception_weights_file(cli, tmp_path, workdir):
     """Plumbing only: random weights of the real architecture, passed as the local file."""
     weights = tmp_path / "inception.pth"
-    torch.save(_random_state_dict(), weights)
+    torch.save(_random_state_dict(varied=True), weights)
     images = (torch.rand(6, 1, 16, 16) * 255).to(torch.uint8).numpy()
     np.save(tmp_path / "real.npy", images[:3])
     np.save(tmp_path / "fake.npy", images[3:])
@@ -141,7 +141,7 @@ def test_score_empty_folder_and_dataset_only_metric(cli, tmp_path, workdir):
 
 def test_score_in_bf16_says_so(cli, tmp_path, workdir):
     weights = tmp_path / "inception.pth"
-    torch.save(_random_state_dict(), weights)
+    torch.save(_random_state_dict(varied=True), weights)
     images = (torch.rand(6, 3, 16, 16) * 255).to(torch.uint8).numpy()
     np.save(tmp_path / "real.npy", images[:3])
     np.save(tmp_path / "fake.npy", images[3:])
@@ -174,3 +174,109 @@ def test_a_run_asking_for_is_in_raw_space_is_refused_before_training(cli, workdi
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "needs classifier logits" in err and "--extractor raw" in err
     assert not (workdir / "runs").exists()  # refused before a run began (it used to train)
+
+
+# -- folders as the folder datasets read them ----------------------------------------------
+
+def _folder(path, images) -> None:
+    path.mkdir(parents=True)
+    for i, pixels in enumerate(images):
+        Image.fromarray(pixels).save(path / f"{i:03d}.png")
+
+
+def test_grayscale_images_in_an_rgb_folder_are_scored_as_rgb(cli, tmp_path, workdir):
+    """horse2zebra's trainB holds a few grayscale zebras: it trains as an RGB domain, and must
+    score as one (it was 'images mix channel counts')."""
+    rng = np.random.default_rng(2)
+    horses = [rng.integers(0, 256, (3, 3, 3), dtype=np.uint8) for _ in range(40)]
+    zebras = [rng.integers(0, 256, (3, 3, 3), dtype=np.uint8) for _ in range(36)]
+    zebras += [rng.integers(0, 256, (3, 3), dtype=np.uint8) for _ in range(4)]
+    _folder(tmp_path / "trainA", horses)
+    _folder(tmp_path / "trainB", zebras)
+    out = score_json(cli, tmp_path / "trainA", tmp_path / "trainB", "--extractor", "raw",
+                     "--metrics", "fd", "--workdir", workdir)
+    as_rgb = lambda images: np.stack([  # noqa: E731
+        np.asarray(Image.fromarray(p).convert("RGB"), np.float64).transpose(2, 0, 1).ravel()
+        / 127.5 - 1 for p in images])
+    assert out["n_fake"] == 40
+    assert out["fd"] == pytest.approx(fid_reference(as_rgb(horses), as_rgb(zebras)), rel=1e-6)
+
+    # A grayscale set against an RGB one: compared in RGB, as a dataset holding both would be.
+    gray = [rng.integers(0, 256, (3, 3), dtype=np.uint8) for _ in range(30)]
+    _folder(tmp_path / "gray", gray)
+    out = score_json(cli, tmp_path / "gray", tmp_path / "trainA", "--extractor", "raw",
+                     "--metrics", "fd", "--workdir", workdir)
+    assert out["fd"] == pytest.approx(fid_reference(as_rgb(gray), as_rgb(horses)), rel=1e-6)
+
+
+# -- a feature space that tells no image apart ----------------------------------------------
+
+def test_features_that_are_the_same_for_every_image_are_refused(cli, tmp_path, workdir):
+    """Random Inception weights, as left initialised: every image gets (nearly) the same
+    features, and horses against zebras scored FID 2e-13, IS 1, exit 0."""
+    weights = tmp_path / "random-inception.pth"
+    torch.save(_random_state_dict(), weights)
+    images = (torch.rand(6, 3, 16, 16) * 255).to(torch.uint8).numpy()
+    np.save(tmp_path / "real.npy", images[:3])
+    np.save(tmp_path / "fake.npy", images[3:])
+    code, out, err = cli("score", tmp_path / "real.npy", tmp_path / "fake.npy",
+                         "--inception-weights", weights, "--metrics", "is", "--workdir", workdir)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "gives every image the same features" in err and "is_mean" not in out
+    assert "3 different examples of REAL" in err and "probably not Inception-v3's" in err
+    assert str(weights) in err.replace("\n", "")
+
+
+def test_a_generator_that_collapsed_is_still_scored(cli, tmp_path, workdir):
+    """Identical samples have identical features legitimately: only the reference is checked."""
+    rng = np.random.default_rng(4)
+    real = rng.normal(0, 1, (40, 6))
+    collapsed = np.repeat(real[:1], 40, axis=0)
+    np.save(tmp_path / "real.npy", real)
+    np.save(tmp_path / "collapsed.npy", collapsed)
+    out = score_json(cli, tmp_path / "real.npy", tmp_path / "collapsed.npy", "--extractor",
+                     "raw", "--metrics", "fd", "--workdir", workdir)
+    # One point: its covariance is 0, and FD = |mean - point|^2 + trace(real covariance).
+    expected = ((real.mean(0) - real[0]) ** 2).sum() + np.trace(np.cov(real, rowvar=False))
+    assert out["fd"] > 1 and out["fd"] == pytest.approx(expected, rel=1e-6)
+    # Given as the reference, the collapsed set is not the extractor's fault either.
+    swapped = score_json(cli, tmp_path / "collapsed.npy", tmp_path / "real.npy", "--extractor",
+                         "raw", "--metrics", "fd", "--workdir", workdir)
+    assert swapped["fd"] == pytest.approx(out["fd"], rel=1e-6)
+
+
+def test_run_and_evaluate_refuse_such_features_where_score_does(tmp_path):
+    """The check sits where every score's reference features come from (run, evaluate, score),
+    and also applies to features cached before it existed."""
+    from genbench import evaluation
+    from genbench.data.base import TensorData
+    from genbench.errors import GenbenchError
+    from genbench.features import cache
+    from genbench.features.base import Extractor, Features
+    from genbench.plugins import get_registries
+
+    class Constant(Extractor):
+        name, key = "constant", "constant-test"
+
+        def extract(self, x):
+            return Features(torch.full((len(x), 8), 0.5) + 1e-7 * torch.rand(len(x), 8))
+
+    gen = torch.Generator().manual_seed(0)
+    real = TensorData("toy", "test", torch.rand(30, 1, 4, 4, generator=gen) * 2 - 1)
+    scorer = evaluation.Scorer(None, torch.device("cpu"), tmp_path)
+    scorer.extractors["constant"] = Constant()
+    fd = get_registries().metrics.get("fd")
+    with pytest.raises(GenbenchError, match="gives every image the same features") as err:
+        scorer.score(real, torch.rand(30, 1, 4, 4) * 2 - 1, [fd], "constant", explicit=True,
+                     bootstrap=False)
+    assert "30 different examples of the test split of 'toy'" in str(err.value)
+    assert "\n" not in str(err.value)
+
+    saved = cache.check_tells_apart
+    cache.check_tells_apart = lambda *args: None  # as before the check existed
+    try:
+        cache.split_features(Constant(), "toy", "test", real.x, tmp_path)
+    finally:
+        cache.check_tells_apart = saved
+    with pytest.raises(GenbenchError, match="same features"):
+        cache.split_features(Constant(), "toy", "test", real.x, tmp_path)

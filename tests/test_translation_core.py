@@ -3,6 +3,7 @@ paired and unpaired batches, and scoring a model by its translations of the test
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,56 @@ def test_a_translation_model_is_scored_on_its_translations(fake_plugin, cli, wor
     assert copy["l1"] > 0.3 and copy["FD[raw]"] > 1
     board = (workdir / "leaderboards" / "negatives_plain.md").read_text()
     assert board.index("flip=false") > board.index("| negate")  # the perfect run ranks first
+
+
+def test_samples_of_a_translation_model_say_what_does_not_apply(fake_plugin, cli, workdir):
+    """`samples -n 1024 --interpolate` of pix2pix wrote a 100-row grid (24 MB at 256x256) and
+    no interpolations, silently."""
+    from PIL import Image
+
+    fake_plugin("negate", PLUGIN)
+    record = cli_json(cli, "run", "negate", "--dataset", "negatives:plain", "--workdir",
+                      workdir)
+    code, stdout, stderr = cli("samples", record["run_id"], "--workdir", workdir, "-n", "1024",
+                               "--interpolate", "--out", workdir / "pictures")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert "--interpolate does not apply to a model that translates" in stderr
+    assert not (workdir / "pictures").exists() or not any((workdir / "pictures").iterdir())
+
+    def rows() -> int:  # cells of 64 pixels (8x8 images enlarged) and 2 pixels of padding
+        with Image.open(workdir / "pictures" / "translations.png") as grid:
+            return (grid.height - 2) // 66
+
+    code, stdout, stderr = cli("samples", record["run_id"], "--workdir", workdir, "-n", "1024",
+                               "--out", workdir / "pictures")
+    assert code == 0 and "translations.png" in stdout, stderr
+    assert rows() == 16 and "16 test images translated, not 1,024" in stderr
+    code, stdout, stderr = cli("samples", record["run_id"], "--workdir", workdir, "--out",
+                               workdir / "pictures")
+    assert code == 0 and rows() == 16 and stderr == "", stderr  # the default: no notice
+    code, stdout, stderr = cli("samples", record["run_id"], "--workdir", workdir, "-n", "5",
+                               "--out", workdir / "pictures")
+    assert code == 0 and rows() == 5 and stderr == "", stderr
+
+
+def test_num_samples_of_a_translation_model_is_said_not_to_apply(fake_plugin, cli, workdir):
+    """A model that translates is scored on its translations of the whole test split:
+    --num-samples 10 scored all 40 silently."""
+    fake_plugin("negate", PLUGIN)
+    code, stdout, stderr = cli("run", "negate", "--dataset", "negatives:plain", "--workdir",
+                               workdir, "--num-samples", "10", "--format", "json")
+    assert code == 0, stderr
+    notice = ("--num-samples does not apply to negate: a model that translates is scored on "
+              "its translations of every image of the test split of negatives:plain")
+    assert notice in " ".join(stderr.split())
+    run_id = json.loads(stdout)["run_id"]
+    code, stdout, stderr = cli("evaluate", run_id, "--num-samples", "10", "--workdir", workdir,
+                               "--format", "json")
+    assert code == 0 and notice in " ".join(stderr.split()), stderr
+    values = {m["name"]: m for m in json.loads(stdout)["metrics"]}
+    assert values["l1"]["n_fake"] == 40 and values["FD[raw]"]["n_fake"] == 40
+    code, _, stderr = cli("evaluate", run_id, "--workdir", workdir, "--format", "json")
+    assert code == 0 and "--num-samples" not in stderr, stderr
 
 
 def test_translation_models_refuse_other_data(fake_plugin, cli, workdir):

@@ -203,11 +203,14 @@ def evaluate(
 @friendly
 def samples(
     target: RunOrCheckpointArg,
-    n: Annotated[int, typer.Option("--n", "-n", min=1, max=1024,
-                                   help="Samples (or translated test images) in the grid.")] = 64,
+    n: Annotated[int | None, typer.Option(
+        "--n", "-n", min=1, max=1024,
+        help="Samples in the grid (default 64); a model that translates shows one test "
+             "image per row, one that draws pairs one pair: 16 rows at most.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds the latent draws.")] = 0,
     interpolate: Annotated[bool, typer.Option(
-        "--interpolate", help="Also write latent interpolations (8 rows of 10 steps).")] = False,
+        "--interpolate", help="Also write latent interpolations (8 rows of 10 steps): image "
+                              "models with a latent space.")] = False,
     out_dir: Annotated[str | None, typer.Option(
         "--out", help="Folder for the PNGs (default: the run's folder).")] = None,
     workdir: WorkdirOpt = DEFAULT_WORKDIR,
@@ -217,11 +220,13 @@ def samples(
     """Write pictures of a trained model: samples, interpolations, class rows, code traversals.
 
     A sample grid (a scatter plot for 2-D data); with --interpolate, latent interpolations; a
-    class-by-row grid for conditional models and a code traversal for InfoGAN."""
+    class-by-row grid for conditional models and a code traversal for InfoGAN. A model that
+    translates: its translations of test images, one per row (pairs models: one pair)."""
     from genbench import api
 
     for path in api.samples(target, workdir=workdir, n=n, seed=seed, interpolate=interpolate,
-                            out_dir=out_dir, device=device, data_root=data_root):
+                            out_dir=out_dir, device=device, data_root=data_root,
+                            notify=lambda text: err.print(escape(text), soft_wrap=True)):
         out.print(f"wrote {escape(str(path))}", soft_wrap=True)
 
 

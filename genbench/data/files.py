@@ -6,9 +6,11 @@ turns back into ``v`` exactly. A folder is decoded in threads and its uint8 pixe
 disk (:mod:`genbench.data.decoded`), so scoring against the same folder again skips decoding.
 
 * A folder: every ``.png .jpg .jpeg .bmp .webp`` file below it (recursively, case-insensitive,
-  hidden files and folders skipped), sorted by path. Grayscale ("L") images keep one channel;
-  every other 8-bit mode (palette, RGBA, CMYK...) is converted to RGB. All images must share
-  one size and one channel count.
+  hidden files and folders skipped), sorted by path. Channels as the folder datasets decide
+  them (:mod:`genbench.data.translation`): one when every image is grayscale (PIL mode ``L``,
+  ``LA`` or ``1``), else three, the grayscale images repeated over them and every other 8-bit
+  mode (palette, RGBA, CMYK...) converted to RGB, alpha dropped. All images must share one
+  size; 16-bit and float pixels are refused.
 * A ``.npy`` / ``.npz`` array of images, NHWC or NCHW (told apart by which of dimension 1 or
   the last has size 1 or 3) or NHW (one channel). Values: integers in [0, 255] (uint8 or any
   integer type); floats with a negative minimum are taken as [-1, 1]; other floats must lie in
@@ -30,6 +32,7 @@ from genbench.errors import GenbenchError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 ARRAY_EXTENSIONS = (".npy", ".npz")
+GRAY_MODES = ("1", "L", "LA", "La")  # PIL modes read as one channel
 IMAGE_KEYS = ("images", "x", "arr_0")
 FEATURE_KEYS = ("features", "x", "arr_0")
 RANGE_TOLERANCE = 1e-3  # floats this far outside [-1, 1] are clamped, further is an error
@@ -90,25 +93,36 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _read_image(file: Path) -> np.ndarray:
-    """(H, W) for grayscale, (H, W, 3) otherwise, uint8."""
+def _mode(file: Path) -> str:
+    """The PIL mode of an image, from its header only."""
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:
+            mode = image.mode
+    except Exception as err:  # PIL raises many types for truncated / foreign files
+        raise _unreadable(file, err) from None
+    if mode in ("I", "F") or mode.startswith("I;"):
+        raise GenbenchError(f"{str(file)!r} has {'float' if mode == 'F' else '16/32-bit'} "
+                            f"pixels (mode {mode}); save the images with 8-bit channels")
+    return mode
+
+
+def _read_image(file: Path, mode: str) -> np.ndarray:
+    """(H, W) for mode ``L``, (H, W, 3) for ``RGB``, uint8."""
     from PIL import Image
 
     try:
         with Image.open(file) as image:
             image.load()
-            mode = image.mode
-            if mode in ("I", "F") or mode.startswith("I;"):
-                raise GenbenchError(f"{str(file)!r} has {'float' if mode == 'F' else '16/32-bit'} "
-                                    f"pixels (mode {mode}); save the images with 8-bit channels")
-            pixels = np.asarray(image if mode == "L" else image.convert("RGB"), dtype=np.uint8)
-    except GenbenchError:
-        raise
-    except Exception as err:  # PIL raises many types for truncated / foreign files
-        reason = " ".join(str(err).split())[:200] or type(err).__name__
-        raise GenbenchError(f"cannot read image {str(file)!r} ({reason}); fix or remove "
-                            f"it") from None
-    return pixels
+            return np.asarray(image.convert(mode), dtype=np.uint8)
+    except Exception as err:
+        raise _unreadable(file, err) from None
+
+
+def _unreadable(file: Path, err: BaseException) -> GenbenchError:
+    reason = " ".join(str(err).split())[:200] or type(err).__name__
+    return GenbenchError(f"cannot read image {str(file)!r} ({reason}); fix or remove it")
 
 
 def _load_folder(folder: Path) -> torch.Tensor:
@@ -119,37 +133,34 @@ def _load_folder(folder: Path) -> torch.Tensor:
     label = f"loading {folder}"
 
     def decode() -> np.ndarray:
-        first = _read_image(files[0])
+        # As the folder datasets do: a folder of RGB photos with a few grayscale ones among
+        # them (horse2zebra's zebras) is an RGB folder, and trains and scores as one.
+        mode = "L" if all(_mode(file) in GRAY_MODES for file in files) else "RGB"
+        first = _read_image(files[0], mode)
 
         def read(file: Path) -> np.ndarray:
-            pixels = _read_image(file)
-            _same_shape(files[0], first, file, pixels)
+            pixels = _read_image(file, mode)
+            _same_size(files[0], first, file, pixels)
             return pixels
 
         out = np.empty((len(files), *first.shape), dtype=np.uint8)
         out[0] = first
         return decoded.decode_into(out, files, read, label, start=1)
 
-    pixels = decoded.cached("folder", folder, files, {"pixels": "8-bit L or RGB"}, decode,
-                            label)
+    pixels = decoded.cached("folder", folder, files,
+                            {"pixels": "8-bit L if every image is grayscale (1, L, LA), else RGB"},
+                            decode, label)
     x = torch.from_numpy(pixels)
     x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
     return _uint8_to_unit(x.contiguous())
 
 
-def _same_shape(first_file: Path, first: np.ndarray, file: Path, pixels: np.ndarray) -> None:
+def _same_size(first_file: Path, first: np.ndarray, file: Path, pixels: np.ndarray) -> None:
     if pixels.shape[:2] != first.shape[:2]:
         raise GenbenchError(
             f"images differ in size: {str(first_file)!r} is {first.shape[1]}x{first.shape[0]} "
             f"but {str(file)!r} is {pixels.shape[1]}x{pixels.shape[0]}; resize them all to "
             f"one size first")
-    if pixels.shape != first.shape:
-        def channels(a: np.ndarray) -> str:
-            return "grayscale" if a.ndim == 2 else "RGB"
-        raise GenbenchError(
-            f"images mix channel counts: {str(first_file)!r} is {channels(first)} but "
-            f"{str(file)!r} is {channels(pixels)}; convert them all to RGB or all to "
-            f"grayscale")
 
 
 def _uint8_to_unit(x: torch.Tensor) -> torch.Tensor:

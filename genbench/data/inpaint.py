@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import TensorData, check_split, resize_images
+from genbench.data.files import GRAY_MODES
 from genbench.data.translation import _no_argument
 from genbench.errors import GenbenchError
 
@@ -169,7 +170,7 @@ def _centre_squares(name: str, headers: dict[str, list], split: str,
     grey only when every image of both splits is."""
     from genbench.data.translation import _pixels
 
-    channels = 1 if all(mode in ("1", "L", "LA", "La") for key in headers
+    channels = 1 if all(mode in GRAY_MODES for key in headers
                         for _, mode, _ in headers[key]) else 3
     images, files = [], []
     for path, _, (width, height) in headers[split]:

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from genbench.data.base import TensorData, check_split
+from genbench.data.files import GRAY_MODES
 from genbench.data.translation import _no_argument
 from genbench.errors import GenbenchError
 
@@ -126,7 +127,7 @@ def _crops(name: str, split: str, headers: dict[str, list], crop: int, meta: dic
     """The HR crops of ``headers[split]`` (path, mode, (width, height)) and their LR: every
     non-overlapping crop in train, the centre crop in test; ``half``: of each image's left
     half only (pix2pix A|B files). Grey only when every image of both splits is."""
-    channels = 1 if all(mode in ("1", "L", "LA", "La") for key in headers
+    channels = 1 if all(mode in GRAY_MODES for key in headers
                         for _, mode, _ in headers[key]) else 3
     crops, files = [], []
     for path, _, (width, height) in headers[split]:

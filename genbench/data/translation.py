@@ -52,12 +52,11 @@ import torch.nn.functional as F
 
 from genbench.data import decoded
 from genbench.data.base import TensorData, check_split, resize_images, to_unit
-from genbench.data.files import IMAGE_EXTENSIONS
+from genbench.data.files import GRAY_MODES, IMAGE_EXTENSIONS
 from genbench.errors import GenbenchError
 
 DIRECTIONS = ("AtoB", "BtoA")
 DIGITS_SIZE = 32  # native size of the offline tasks: the 8x8 digits upsampled x4 (nearest)
-GRAY_MODES = ("1", "L", "LA", "La")
 
 # ink_style: RGB colours in [0, 1].
 PAPER = (0.95, 0.90, 0.70)  # cream

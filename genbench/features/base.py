@@ -54,6 +54,9 @@ class Extractor:
     key: str = ""
     variant: str = ""
     batch_size: int = 256
+    # What to suspect when the extractor gives every image the same features (see
+    # :func:`check_tells_apart`): the end of that one-line error.
+    same_features_hint: str = "its weights are probably not the ones it expects, or it collapsed"
 
     def __init__(self) -> None:
         self.info: dict[str, Any] = {}
@@ -76,3 +79,37 @@ class Extractor:
         if not feats:
             raise ValueError("no examples to extract features from")
         return Features(torch.cat(feats), torch.cat(logits) if logits else None)
+
+
+# Below this spread (the largest, over dimensions, of max - min across examples) features are
+# constant. Trained networks' features vary by O(1) between images; a random-weights
+# Inception-v3 gives values of about 4e-7 that vary by about 1e-7, which scored horses
+# against zebras FID 2e-13 and IS 1.
+SAME_FEATURES = 1e-4
+SAME_FEATURES_RELATIVE = 1e-5  # of the largest value: float32's rounding, with a margin
+
+
+def _nearly_constant(x: torch.Tensor) -> bool:
+    """Whether every example of ``x`` (N, ...) is the same, within float tolerance."""
+    low, high = x.amin(0).double(), x.amax(0).double()
+    spread = float((high - low).max())
+    scale = float(torch.maximum(low.abs(), high.abs()).max())
+    return spread <= max(SAME_FEATURES, SAME_FEATURES_RELATIVE * scale)
+
+
+def check_tells_apart(extractor: Extractor, features: Features, x: torch.Tensor,
+                      what: str) -> None:
+    """Refuse a feature space that gives every one of a reference's different examples the
+    same features: every score in it would say nothing (FD ~0, IS 1) and look like a perfect
+    one. Only the reference is checked: a generator that collapsed to one sample has constant
+    features legitimately, and its FD against a varied reference must still be reported; and
+    a reference whose examples are themselves all the same is not the extractor's fault."""
+    if len(x) < 2 or not _nearly_constant(features.features) or _nearly_constant(x):
+        return
+    from genbench.errors import GenbenchError
+
+    raise GenbenchError(
+        f"the {extractor.name} feature space gives every image the same features: the "
+        f"{len(x):,} different examples of {what} all map to one {features.features.shape[1]}-d "
+        f"vector, so FD, KID, precision/recall and IS would mean nothing; "
+        f"{extractor.same_features_hint}")

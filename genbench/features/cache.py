@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from genbench.atomic import atomic_write
-from genbench.features.base import Extractor, Features
+from genbench.features.base import Extractor, Features, check_tells_apart
 
 FINGERPRINT_VALUES = 1 << 20
 
@@ -35,18 +35,27 @@ def fingerprint(x: torch.Tensor) -> str:
 
 
 def split_features(extractor: Extractor, dataset: str, split: str, x: torch.Tensor,
-                   workdir: str | os.PathLike, progress=None) -> tuple[Features, bool]:
-    """Features of a dataset split, from the cache when possible; returns (features, cached)."""
+                   workdir: str | os.PathLike, progress=None,
+                   what: str | None = None) -> tuple[Features, bool]:
+    """Features of a dataset split, from the cache when possible; returns (features, cached).
+    ``what`` names the split in errors (default: "the test split of 'digits'")."""
     path = cache_dir(workdir) / "features" / (
         f"{dataset}-{split}-{fingerprint(x)}-{extractor.key}.pt")
+    what = what or f"the {split} split of {dataset!r}"
+    found = None
     if path.is_file():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
             if saved["features"].shape[0] == x.shape[0]:
-                return Features(saved["features"], saved.get("logits")), True
+                found = Features(saved["features"], saved.get("logits"))
         except Exception:  # damaged: recompute below and overwrite
             pass
-    feats = extractor(x, progress=progress)
-    payload = {"features": feats.features, "logits": feats.logits}
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
-    return feats, False
+    feats = found or extractor(x, progress=progress)
+    # Every score is computed against these features: the one place to check that the
+    # extractor tells the reference's images apart, for `run`, `evaluate` and `score` alike
+    # (and for features cached before the check existed).
+    check_tells_apart(extractor, feats, x, what)
+    if found is None:
+        payload = {"features": feats.features, "logits": feats.logits}
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    return feats, found is not None

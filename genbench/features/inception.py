@@ -251,6 +251,8 @@ class InceptionExtractor(Extractor):
         self.sha256 = weights_sha256(self.weights)
         self.info: dict[str, Any] = {"weights": str(self.weights), "weights_sha256": self.sha256}
         self.key = f"inception-v3-{self.sha256[:16]}-{PREPROCESSING}"
+        self.same_features_hint = (f"the weights file {str(self.weights)!r} is probably not "
+                                   f"Inception-v3's: use {WEIGHTS_FILENAME} from {WEIGHTS_URL}")
         if precision != "fp32":  # float32 keys and records stay as they were before bf16
             self.variant = precision
             self.key += f"-{precision}"
