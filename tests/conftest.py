@@ -17,6 +17,12 @@ from genbench.plugins import get_registries
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """The tests marked slow run first (the order is otherwise kept): on `pytest -n 2` a
+    two-minute test that starts near the end leaves the other worker idle meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def shared_cache(tmp_path_factory):
     """One evaluator/feature cache for the whole session, so the digits evaluator is trained
