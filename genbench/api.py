@@ -168,25 +168,23 @@ def _plugins_used(model: ModelSpec, dataset: DatasetSpec | None, scoring) -> dic
     """Who provided the run's model, dataset, metrics and extractors: per name, the plugin's
     entry-point name, distribution and version."""
     registries = get_registries()
-    infos = {info.name: info for info in registries.plugins}
 
-    def entry(registry, name: str) -> dict | None:
-        owner = registry.owners.get(name) or registry.owners.get(name.partition(":")[0])
-        info = infos.get(owner or "")
+    def entry(kind: str, name: str) -> dict | None:
+        info = registries.provider(kind, name)
         if info is None:
             return None
         return {"name": name, "plugin": info.name, "distribution": info.distribution,
                 "version": info.version}
 
-    used = {"model": entry(registries.models, model.name)}
+    used = {"model": entry("models", model.name)}
     if dataset is not None:
-        used["dataset"] = entry(registries.datasets, dataset.name)
+        used["dataset"] = entry("datasets", dataset.name)
     if scoring is not None:
         metrics, extractor, _ = scoring
-        used["metrics"] = [entry(registries.metrics, spec.name) for spec in metrics]
+        used["metrics"] = [entry("metrics", spec.name) for spec in metrics]
         spaces = dict.fromkeys(spec.extractor or extractor for spec in metrics
                                if spec.uses_features)
-        used["extractors"] = [entry(registries.extractors, name) for name in spaces]
+        used["extractors"] = [entry("extractors", name) for name in spaces]
     return {role: [e for e in found if e] if isinstance(found, list) else found
             for role, found in used.items() if found}
 
@@ -318,11 +316,11 @@ def generate(model, n: int, seed: int, progress: Callable[[int], None] | None = 
     [-1, 1]."""
     import torch
 
+    from genbench.data.base import images_per_pass
+
     gen = torch.Generator().manual_seed(seed)
     model.eval()
     parts = []
-    from genbench.data.base import images_per_pass
-
     images = shape is not None and len(shape) == 3
     step = images_per_pass(shape or (), SAMPLE_CHUNK)
     with torch.no_grad():
@@ -332,7 +330,7 @@ def generate(model, n: int, seed: int, progress: Callable[[int], None] | None = 
                                         shape, images)
             parts.append(out.float().cpu())
             if progress:
-                progress(min(n, i + SAMPLE_CHUNK))
+                progress(i + size)
     return torch.cat(parts)
 
 
@@ -349,8 +347,9 @@ def generate_pairs(model, n: int, seed: int):
             out = model.sample_pairs(size, generator=gen)
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise contract.ContractError("sample_pairs() must return a pair (x_A, x_B)")
-            a, b = (contract.check_output(part, "sample_pairs", size, None, part.dim() == 4
-                                          if hasattr(part, "dim") else False) for part in out)
+            a, b = (contract.check_output(part, "sample_pairs", size, None,
+                                          isinstance(part, torch.Tensor) and part.dim() == 4)
+                    for part in out)
             parts_a.append(a.float().cpu())
             parts_b.append(b.float().cpu())
     return torch.cat(parts_a), torch.cat(parts_b)
@@ -368,7 +367,7 @@ def translate_split(model, x, model_shape, out_shape, chunk: int = SAMPLE_CHUNK,
     context = x
     if model_shape and tuple(x.shape[1:]) != tuple(model_shape):
         x = resize_images(x, model_shape[-1])
-    chunk = min(chunk, images_per_pass(tuple(x.shape[1:]), chunk))
+    chunk = images_per_pass(tuple(x.shape[1:]), chunk)  # fewer where the images are large
     model.eval()
     parts = []
     with torch.no_grad():
@@ -511,7 +510,8 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
                             f": its {dataset.eval_split} split holds points of shape "
                             f"{reference.example_shape} and the training split "
                             f"{tuple(model_shape)}; every split must have the same dimension")
-    total = len(metrics) + 1 + hasattr(model, "extra_metrics")
+    own_metrics = hasattr(model, "extra_metrics")  # a step of its own: they can take minutes
+    total = len(metrics) + 1 + own_metrics
     model_data = reference
     pairs = None
     model.eval()
@@ -553,7 +553,7 @@ def _score(record: RunRecord, model_spec: ModelSpec, dataset: DatasetSpec, model
                           pairs=pairs,
                           report=report and (lambda name, i: report(
                               f"scoring {name}", 1 + i, total)))
-    if report and hasattr(model, "extra_metrics"):
+    if report and own_metrics:
         report("scoring the model's own metrics", total - 1, total)
     values += model_metrics(model, model_data)
     return values, reference, model_data, fake

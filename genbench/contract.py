@@ -38,10 +38,7 @@ def owner(kind: str, name: str) -> str:
     "" for genbench's own, and for names no plugin registered."""
     from genbench.plugins import get_registries
 
-    registries = get_registries()
-    registry = getattr(registries, kind)
-    plugin = registry.owners.get(name.partition(":")[0])
-    info = next((i for i in registries.plugins if i.name == plugin), None)
+    info = get_registries().provider(kind, name)
     if info is None or info.distribution == "genbench":
         return ""
     return f" (plugin {info.name}, {info.distribution} {info.version})"

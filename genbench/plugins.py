@@ -79,6 +79,13 @@ class Registries:
     extractors: Registry[ExtractorSpec]
     plugins: list[PluginInfo]
 
+    def provider(self, kind: str, name: str) -> PluginInfo | None:
+        """The plugin that registered ``name`` among ``kind`` ("models", "datasets",
+        "metrics", "extractors"); a dataset's ``NAME:ARG`` is looked up as ``NAME``."""
+        registry = getattr(self, kind)
+        plugin = registry.owners.get(name) or registry.owners.get(name.partition(":")[0])
+        return next((info for info in self.plugins if info.name == plugin), None)
+
 
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
