@@ -259,6 +259,7 @@ def _idx(path: Path) -> np.ndarray:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"no real MNIST copy at {REAL_MNIST}")
 def test_real_mnist_evaluator_passes_its_bar(tmp_path, monkeypatch):
     """Real digits, few of them: only the 10,000 MNIST test images are here. Train = test

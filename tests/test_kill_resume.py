@@ -182,6 +182,7 @@ def metric_rows(record) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_twenty_kills_at_random_moments_then_resume_end_bit_identical(tmp_path):
     started = time.monotonic()
     code, killed, stderr = launch(tmp_path / "whole", False, None)
